@@ -1,0 +1,35 @@
+# The two commands a newcomer needs (see README):
+#   make demo   - create .venv, install the tested stack, run the main job
+#   make test   - create/update .venv and run the whole test suite
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test test-fast bench docs clean
+
+# Re-install only when the pins or setup.py change.
+$(STAMP): requirements.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/quickstart.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+# Everything but the end-to-end checks marked `slow`.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_layers.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
