@@ -1,0 +1,468 @@
+"""Shared machinery of the dense and convolutional SCS cells and layers.
+
+An SCS cell (SPEC §2) is defined by four operations, which the concrete cells
+provide:
+
+* ``spatial_projection(x)``      ``W_s * x + b_s``    (output resolution)
+* ``gate_input_projection(x)``   ``W_x * x + b_g``    (state resolution)
+* ``recurrent_projection(c)``    ``U * c``            (state resolution)
+* ``pool_gate(g)``               identity, or 3x3 max-pool for strided cells
+
+Everything else (the step equations, truncation, the fused whole-sequence
+path, the decoupled T¹/T² streams) is written once, here, in terms of them.
+
+The fused path (:class:`SCSRNNBase.inner_loop`) relies on the fact that only
+``U * c`` is sequential: both input projections run as one batched op over all
+``time × batch`` frames, the loop holds a single projection and activation per
+step, and the output ``h = s ⊙ pool(g)`` is again one batched op.  The loop is
+time-major (``tf.scan``), so no per-step slicing of batch-major tensors happens
+(the gradient of ``x[:, t]`` would materialise a full-size tensor per step).
+"""
+
+import keras
+import tensorflow as tf
+from keras import activations, constraints, initializers, regularizers
+
+from scs_keras.layers.truncation import (
+    keep_factors,
+    mask_gradient,
+    validate_truncation,
+)
+
+
+class SCSCellBase(keras.layers.Layer):
+    """Arguments, validation, truncation and the step equations of a cell.
+
+    Subclasses build the five weights and implement the four projections
+    listed in the module docstring; they work on tensors with any leading
+    batch size, which is what lets the fused layers run them on
+    ``time × batch`` frames at once.
+    """
+
+    def __init__(
+        self,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.truncation_rate, self.truncation_mode = validate_truncation(
+            truncation_rate, truncation_mode
+        )
+        if seed is not None and not isinstance(seed, int):
+            raise ValueError(f"seed must be an int or None; received {seed!r}.")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        # Set by SCSModel when a truncation schedule is compiled in: a
+        # RateSource whose variable overrides `truncation_rate` in training.
+        self._rate_source = None
+
+    # -- weights ---------------------------------------------------------
+
+    def _add_scs_weights(self, kernel_shape, recurrent_shape, bias_shape):
+        """Creates the five SCS weights (names are part of the public API)."""
+        self.spatial_kernel = self.add_weight(
+            shape=kernel_shape,
+            name="spatial_kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.temporal_kernel = self.add_weight(
+            shape=kernel_shape,
+            name="temporal_kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=recurrent_shape,
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        if self.use_bias:
+            self.spatial_bias = self.add_weight(
+                shape=bias_shape,
+                name="spatial_bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+            self.temporal_bias = self.add_weight(
+                shape=bias_shape,
+                name="temporal_bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.spatial_bias = None
+            self.temporal_bias = None
+
+    # -- hooks for subclasses -------------------------------------------
+
+    def spatial_projection(self, x):
+        raise NotImplementedError
+
+    def gate_input_projection(self, x):
+        raise NotImplementedError
+
+    def recurrent_projection(self, c):
+        raise NotImplementedError
+
+    def pool_gate(self, g):
+        return g
+
+    def to_channels_last(self, x):
+        """Per-frame layout conversion; only conv cells override it."""
+        return x
+
+    def from_channels_last(self, x):
+        return x
+
+    def to_channels_last_sequence(self, x):
+        """Whole-sequence layout conversion ``(B, T, ...)``."""
+        return x
+
+    def from_channels_last_sequence(self, x):
+        return x
+
+    # -- truncation -----------------------------------------------------
+
+    def current_truncation_rate(self):
+        if self._rate_source is not None:
+            return self._rate_source.read()
+        return self.truncation_rate
+
+    def draw_keep_factors(self, num_steps, training):
+        """Returns ``(temporal_keep, spatial_keep)`` for ``num_steps`` steps.
+
+        Each is a float vector of 0/1 or ``None`` when that path is never cut
+        (inference, mode ``"none"``, or a constant rate of 0).
+        """
+        if not training or self.truncation_mode == "none":
+            return None, None
+        if self._rate_source is None and self.truncation_rate == 0.0:
+            return None, None
+        return keep_factors(
+            self.current_truncation_rate(),
+            self.truncation_mode,
+            num_steps,
+            self.seed_generator,
+        )
+
+    # -- one step (the cell path used by keras.layers.RNN) -------------
+
+    def _check_float(self, inputs):
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if "float" not in dtype:
+            raise TypeError(
+                f"{self.__class__.__name__} expects floating-point inputs; "
+                f"received dtype {dtype}. Cast your data, e.g. "
+                "`keras.ops.cast(x, 'float32')`."
+            )
+
+    def call(self, inputs, states, training=False):
+        self._check_float(inputs)
+        x = self.to_channels_last(inputs)
+        c_prev = self.to_channels_last(states[0])
+        keep_t, keep_s = self.draw_keep_factors(1, training)
+        x_gate = x if keep_t is None else mask_gradient(x, keep_t)
+        x_spatial = x if keep_s is None else mask_gradient(x, keep_s)
+        s = self.activation(self.spatial_projection(x_spatial))
+        g = self.recurrent_activation(
+            self.gate_input_projection(x_gate) + self.recurrent_projection(c_prev)
+        )
+        h = self.from_channels_last(s * self.pool_gate(g))
+        return h, [self.from_channels_last(g)]
+
+    def get_config(self):
+        config = {
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(
+                self.recurrent_activation
+            ),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(
+                self.kernel_initializer
+            ),
+            "recurrent_initializer": initializers.serialize(
+                self.recurrent_initializer
+            ),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "recurrent_regularizer": regularizers.serialize(
+                self.recurrent_regularizer
+            ),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(
+                self.recurrent_constraint
+            ),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "truncation_rate": self.truncation_rate,
+            "truncation_mode": self.truncation_mode,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+def _time_batched(fn, x_tm):
+    """Applies a per-frame op to a time-major ``(T, B, ...)`` tensor at once."""
+    shape = tf.shape(x_tm)
+    flat = tf.reshape(x_tm, tf.concat([[-1], shape[2:]], 0))
+    y = fn(flat)
+    y_shape = tf.shape(y)
+    return tf.reshape(y, tf.concat([shape[:2], y_shape[1:]], 0))
+
+
+def _expand_to(mask_tm, x):
+    """(T, B) mask -> broadcastable against (T, B, ...)."""
+    rank = len(x.shape)
+    return tf.reshape(mask_tm, tf.concat([tf.shape(mask_tm), [1] * (rank - 2)], 0))
+
+
+def _per_step(keep, x_tm):
+    """(T,) keep factors -> broadcastable against time-major ``(T, B, ...)``."""
+    rank = len(x_tm.shape)
+    return tf.reshape(keep, [-1] + [1] * (rank - 1))
+
+
+class SCSRNNBase(keras.layers.RNN):
+    """A ``keras.layers.RNN`` whose loop is replaced by the fused SCS path.
+
+    ``keras.layers.RNN`` keeps handling what users rely on (initial and
+    stateful states, ``return_state``, ``Bidirectional`` wrapping,
+    serialization); only :meth:`inner_loop` is ours.  Given the same weights
+    the result equals ``keras.layers.RNN(cell)``.
+    """
+
+    def _check_sequences(self, sequences, expected_rank, layout):
+        if len(sequences.shape) != expected_rank:
+            raise ValueError(
+                f"{self.__class__.__name__} expects inputs of rank "
+                f"{expected_rank} {layout}; received shape {sequences.shape}."
+            )
+        self.cell._check_float(sequences)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not getattr(self, "fused", True):
+            # Reference per-step path (keras.layers.RNN's own loop).
+            return super().inner_loop(sequences, initial_state, mask, training)
+        cell = self.cell
+        x = cell.to_channels_last_sequence(sequences)
+        if mask is not None:
+            mask = tf.cast(mask, tf.bool)
+            if len(mask.shape) > 2:  # (B, T, ...) from some masking layers
+                mask = tf.reduce_any(
+                    tf.reshape(mask, tf.concat([tf.shape(mask)[:2], [-1]], 0)),
+                    axis=-1,
+                )
+        if self.go_backwards:
+            x = tf.reverse(x, [1])
+            if mask is not None:
+                mask = tf.reverse(mask, [1])
+        rank = len(x.shape)
+        x_tm = tf.transpose(x, [1, 0] + list(range(2, rank)))
+        mask_tm = None if mask is None else tf.transpose(mask, [1, 0])
+        c0 = cell.to_channels_last(initial_state[0])
+
+        keep_t, keep_s = cell.draw_keep_factors(tf.shape(x_tm)[0], training)
+        x_gate = x_tm if keep_t is None else mask_gradient(x_tm, _per_step(keep_t, x_tm))
+        x_spatial = (
+            x_tm if keep_s is None else mask_gradient(x_tm, _per_step(keep_s, x_tm))
+        )
+        s = cell.activation(_time_batched(cell.spatial_projection, x_spatial))
+        z = _time_batched(cell.gate_input_projection, x_gate)
+        c = self._recurrence(z, c0, mask_tm)
+        h = s * _time_batched(cell.pool_gate, c)
+        if mask_tm is not None:
+            m = _expand_to(mask_tm, h)
+            if self.zero_output_for_mask:
+                h = tf.where(m, h, tf.zeros_like(h))
+            else:
+                # Masked steps repeat the last valid output (keras.layers.RNN
+                # semantics); zeros before the first valid step.
+                h = tf.scan(
+                    lambda prev, e: tf.where(e[1], e[0], prev),
+                    (h, m),
+                    initializer=tf.zeros_like(h[0]),
+                )
+        last_output = cell.from_channels_last(h[-1])
+        outputs = tf.transpose(h, [1, 0] + list(range(2, rank)))
+        outputs = cell.from_channels_last_sequence(outputs)
+        state = cell.from_channels_last(c[-1])
+        return last_output, outputs, [state]
+
+    def _recurrence(self, z, c0, mask_tm):
+        """The only sequential part: ``c_t = rec_act(z_t + U * c_{t-1})``.
+
+        Returns the state at every step, ``(T, B, ...)``.  Where the mask is
+        off the state is carried unchanged; the output there is replaced by
+        the caller, so returning the carried state is harmless.
+        """
+        cell = self.cell
+        rec_act = cell.recurrent_activation
+        if mask_tm is None:
+            return tf.scan(
+                lambda c, z_t: rec_act(z_t + cell.recurrent_projection(c)),
+                z,
+                initializer=c0,
+            )
+        m = _expand_to(mask_tm, z)
+
+        def step(c, elems):
+            z_t, m_t = elems
+            g = rec_act(z_t + cell.recurrent_projection(c))
+            return tf.where(m_t, g, c)
+
+        return tf.scan(step, (z, m), initializer=c0)
+
+    def call_streams(self, inputs, spatial_inputs=None, temporal_inputs=None,
+                     training=False):
+        """Runs the coupled stream and the decoupled T¹/T² streams (SPEC §3).
+
+        Args:
+            inputs: The coupled stream from the layer below, ``(B, T, ...)``.
+            spatial_inputs: The spatial-only stream T¹ from the layer below;
+                defaults to ``inputs`` (the first layer of a stack).
+            temporal_inputs: The temporal-only stream T² from the layer below;
+                defaults to ``inputs``.
+            training: Whether truncation is active (coupled stream only: the
+                pure streams are auxiliary and are never truncated).
+
+        Returns:
+            ``(output, spatial, temporal)`` sequences, each ``(B, T, ...)``:
+            ``output = s ⊙ g`` (coupled), ``spatial = act(W_s * σ + b_s)``
+            (no gate, no recurrence) and ``temporal = relu(z)`` with
+            ``z_t = W_x * τ_t + U * ĉ_{t-1} + b_g`` and ``ĉ_t = rec_act(z_t)``,
+            max-pooled for strided cells.
+        """
+        if not self.built:
+            self.build(tuple(inputs.shape))
+        cell = self.cell
+        spatial_inputs = inputs if spatial_inputs is None else spatial_inputs
+        temporal_inputs = inputs if temporal_inputs is None else temporal_inputs
+        batch = tf.shape(inputs)[0]
+
+        def time_major(seq):
+            seq = cell.to_channels_last_sequence(seq)
+            rank = len(seq.shape)
+            return tf.transpose(seq, [1, 0] + list(range(2, rank)))
+
+        x_tm, sigma_in, tau_in = map(
+            time_major, (inputs, spatial_inputs, temporal_inputs)
+        )
+        keep_t, keep_s = cell.draw_keep_factors(tf.shape(x_tm)[0], training)
+        x_gate = x_tm if keep_t is None else mask_gradient(x_tm, _per_step(keep_t, x_tm))
+        x_spatial = (
+            x_tm if keep_s is None else mask_gradient(x_tm, _per_step(keep_s, x_tm))
+        )
+        s = cell.activation(_time_batched(cell.spatial_projection, x_spatial))
+        sigma = cell.activation(_time_batched(cell.spatial_projection, sigma_in))
+        z = _time_batched(cell.gate_input_projection, x_gate)
+        z_pure = _time_batched(cell.gate_input_projection, tau_in)
+        c0 = cell.to_channels_last(self.get_initial_state(batch)[0])
+        rec_act = cell.recurrent_activation
+
+        def step(carry, elems):
+            c, c_hat, _ = carry
+            z_t, z_pure_t = elems
+            # One recurrent projection for both streams: they share U.
+            both = cell.recurrent_projection(tf.concat([c, c_hat], 0))
+            u_c, u_c_hat = tf.split(both, 2, axis=0)
+            z_hat = z_pure_t + u_c_hat
+            return rec_act(z_t + u_c), rec_act(z_hat), z_hat
+
+        g, _, z_hat = tf.scan(step, (z, z_pure), initializer=(c0, c0, c0))
+        h = s * _time_batched(cell.pool_gate, g)
+        tau = _time_batched(cell.pool_gate, tf.nn.relu(z_hat))
+
+        def batch_major(seq):
+            rank = len(seq.shape)
+            seq = tf.transpose(seq, [1, 0] + list(range(2, rank)))
+            return cell.from_channels_last_sequence(seq)
+
+        return tuple(map(batch_major, (h, sigma, tau)))
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        batch_size, steps = sequences_shape[0], sequences_shape[1]
+        step_shape = (batch_size,) + tuple(sequences_shape[2:])
+        output_shape = tuple(self.cell.compute_output_shape(step_shape))
+        state_shape = tuple(self.cell.compute_state_shape(step_shape))
+        out = (
+            (batch_size, steps) + output_shape[1:]
+            if self.return_sequences
+            else output_shape
+        )
+        if self.return_state:
+            return out, state_shape
+        return out
+
+    def get_config(self):
+        # Flatten the cell's arguments into the layer's, like keras.layers.LSTM.
+        config = {
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+        }
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        base = keras.layers.Layer.get_config(self)
+        return {**base, **cell_config, **config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # Convenience accessors so users can port weights from the layer itself.
+    @property
+    def spatial_kernel(self):
+        return self.cell.spatial_kernel
+
+    @property
+    def temporal_kernel(self):
+        return self.cell.temporal_kernel
+
+    @property
+    def recurrent_kernel(self):
+        return self.cell.recurrent_kernel
+
+    @property
+    def spatial_bias(self):
+        return self.cell.spatial_bias
+
+    @property
+    def temporal_bias(self):
+        return self.cell.temporal_bias

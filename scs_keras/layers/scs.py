@@ -1,0 +1,204 @@
+"""The dense SCS cell and its fused layer (SPEC §2, §4)."""
+
+import keras
+import tensorflow as tf
+
+from scs_keras.layers.base import SCSCellBase, SCSRNNBase
+
+_CELL_DOC_ARGS = """
+        activation: Activation of the spatial stream (``act``). Default
+            ``"tanh"``; the paper's action network uses ``"relu"``.
+        recurrent_activation: Activation of the temporal gate (``rec_act``).
+            Default ``"sigmoid"``.
+        use_bias: Whether to use ``spatial_bias`` and ``temporal_bias``.
+        kernel_initializer: Initializer of ``spatial_kernel`` and
+            ``temporal_kernel``.
+        recurrent_initializer: Initializer of ``recurrent_kernel``.
+        bias_initializer: Initializer of both biases.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer:
+            Optional regularizers of the corresponding weights.
+        kernel_constraint, recurrent_constraint, bias_constraint:
+            Optional constraints of the corresponding weights.
+        truncation_rate: Float in ``[0, 1]``: the probability ``p`` (mode
+            ``"temporal"``) or ``q`` (mode ``"exclusive"``) of SPEC §4.
+            ``SCSModel`` with an ``STSGD``/``ASTSGD`` schedule overrides it
+            during training.
+        truncation_mode: ``"temporal"`` (cut the temporal stream's input
+            path with probability ``p``), ``"exclusive"`` (cut one of the two
+            input paths, SPEC §4 table) or ``"none"``.
+        seed: Optional int making the truncation draws reproducible."""
+
+
+@keras.saving.register_keras_serializable(package="scs_keras")
+class SCSCell(SCSCellBase):
+    __doc__ = f"""Cell class of the Semi-Coupled Structure layer (dense).
+
+    For each time step (SPEC §2)::
+
+        s_t = act(x_t @ spatial_kernel + spatial_bias)            spatial
+        g_t = rec_act(x_t @ temporal_kernel + c_{{t-1}} @ recurrent_kernel
+                      + temporal_bias)                            temporal gate
+        h_t = s_t * g_t,  c_t = g_t
+
+    In training, stochastic truncation cuts the gradient from the temporal
+    (or, in ``"exclusive"`` mode, the spatial) stream into the layer below at
+    randomly drawn steps; forward values never change.  Use it inside
+    ``keras.layers.RNN``; for speed prefer the fused layer ``SCS``.
+
+    Args:
+        units: Positive int, dimensionality of the output and of the state.{_CELL_DOC_ARGS}
+
+    Call arguments:
+        inputs: A 2D tensor ``(batch, features)``, floating point.
+        states: A list holding the previous gate map ``(batch, units)``.
+        training: Python boolean; truncation is active only in training.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from scs_keras import SCSCell
+    >>> layer = keras.layers.RNN(SCSCell(8), return_sequences=True)
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    TensorShape([2, 5, 8])
+    """
+
+    def __init__(self, units, **kwargs):
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError(
+                f"Received an invalid value for argument `units`, expected a "
+                f"positive integer, got {units!r}."
+            )
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(
+                "SCSCell expects sequences of shape (batch, time, features), "
+                f"i.e. steps of shape (batch, features); received step shape "
+                f"{tuple(input_shape)}. For frames use ConvSCS2D."
+            )
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                "The feature dimension of SCSCell inputs must be defined; "
+                f"received shape {tuple(input_shape)}."
+            )
+        self._add_scs_weights(
+            (input_dim, self.units), (self.units, self.units), (self.units,)
+        )
+        self.built = True
+
+    def spatial_projection(self, x):
+        y = tf.matmul(x, self.spatial_kernel)
+        return y if self.spatial_bias is None else y + self.spatial_bias
+
+    def gate_input_projection(self, x):
+        y = tf.matmul(x, self.temporal_kernel)
+        return y if self.temporal_bias is None else y + self.temporal_bias
+
+    def recurrent_projection(self, c):
+        return tf.matmul(c, self.recurrent_kernel)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def compute_state_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_initial_state(self, batch_size=None):
+        return [keras.ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+
+    def get_config(self):
+        return {"units": self.units, **super().get_config()}
+
+
+@keras.saving.register_keras_serializable(package="scs_keras")
+class SCS(SCSRNNBase):
+    __doc__ = f"""Semi-Coupled Structure layer with a fused whole-sequence path.
+
+    Computes the same function as ``keras.layers.RNN(SCSCell(units, ...))``
+    but runs both input projections as single matrix products over all time
+    steps, leaving only ``c_{{t-1}} @ recurrent_kernel`` in the loop.
+
+    Args:
+        units: Positive int, dimensionality of the output and of the state.{_CELL_DOC_ARGS}
+        return_sequences: Whether to return the whole output sequence
+            ``(batch, time, units)`` or only the last output.
+        return_state: Whether to also return the last state ``c_T``.
+        go_backwards: Whether to process the sequence backwards (and return
+            the reversed sequence), as ``keras.layers.LSTM``.
+        stateful: Whether the last state of each batch is the initial state
+            of the next one (needs a fixed batch size).
+        zero_output_for_mask: Whether masked steps output zeros (else they
+            repeat the last valid output).  ``Bidirectional`` sets it.
+        fused: ``True`` (default) runs the fused whole-sequence path;
+            ``False`` runs ``keras.layers.RNN``'s per-step loop over the same
+            cell (a reference, and what the benchmarks compare against).
+
+    Call arguments:
+        sequences: A 3D float tensor ``(batch, time, features)``.
+        initial_state: Optional list with one tensor ``(batch, units)``.
+        mask: Optional boolean ``(batch, time)``; masked steps keep the state.
+        training: Python boolean; truncation is active only in training.
+
+    Use ``call_streams`` to also get the decoupled T¹/T² streams (SPEC §3).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from scs_keras import SCS
+    >>> x = np.random.rand(4, 10, 6).astype("float32")
+    >>> SCS(16, return_sequences=True)(x).shape
+    TensorShape([4, 10, 16])
+    """
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        zero_output_for_mask=False,
+        fused=True,
+        **kwargs,
+    ):
+        layer_kwargs = {
+            k: kwargs.pop(k)
+            for k in ("name", "dtype", "trainable", "input_shape", "batch_size")
+            if k in kwargs
+        }
+        kwargs.pop("unroll", None)
+        kwargs.pop("cell", None)
+        cell = SCSCell(units, dtype=layer_kwargs.get("dtype"), name="scs_cell",
+                       **kwargs)
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            zero_output_for_mask=zero_output_for_mask,
+            **layer_kwargs,
+        )
+        self.fused = bool(fused)
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        self._check_sequences(sequences, 3, "(batch, time, features)")
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["zero_output_for_mask"] = self.zero_output_for_mask
+        config["fused"] = self.fused
+        return config
