@@ -11,3 +11,4 @@ from scs_keras.layers.conv_scs import (
     ConvSCSCell,
 )
 from scs_keras.layers.scs import SCS, SCSCell
+from scs_keras.layers.deep_scs import DeepSCS

@@ -266,6 +266,19 @@ class SCSRNNBase(keras.layers.RNN):
     the result equals ``keras.layers.RNN(cell)``.
     """
 
+    # Overlap-coherence training (SCSModel, SPEC §7) sets `_carry_in` to the
+    # states to start from and reads the final states from `_carry_out`,
+    # within one traced training step.
+    _carry_in = None
+    _carry_out = None
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if initial_state is None and self._carry_in is not None:
+            initial_state = self._carry_in
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
     def _check_sequences(self, sequences, expected_rank, layout):
         if len(sequences.shape) != expected_rank:
             raise ValueError(
@@ -277,7 +290,9 @@ class SCSRNNBase(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not getattr(self, "fused", True):
             # Reference per-step path (keras.layers.RNN's own loop).
-            return super().inner_loop(sequences, initial_state, mask, training)
+            result = super().inner_loop(sequences, initial_state, mask, training)
+            self._carry_out = list(result[2])
+            return result
         cell = self.cell
         x = cell.to_channels_last_sequence(sequences)
         if mask is not None:
@@ -321,6 +336,7 @@ class SCSRNNBase(keras.layers.RNN):
         outputs = tf.transpose(h, [1, 0] + list(range(2, rank)))
         outputs = cell.from_channels_last_sequence(outputs)
         state = cell.from_channels_last(c[-1])
+        self._carry_out = [state]
         return last_output, outputs, [state]
 
     def _recurrence(self, z, c0, mask_tm):
@@ -391,7 +407,11 @@ class SCSRNNBase(keras.layers.RNN):
         sigma = cell.activation(_time_batched(cell.spatial_projection, sigma_in))
         z = _time_batched(cell.gate_input_projection, x_gate)
         z_pure = _time_batched(cell.gate_input_projection, tau_in)
-        c0 = cell.to_channels_last(self.get_initial_state(batch)[0])
+        zeros = cell.to_channels_last(self.get_initial_state(batch)[0])
+        # Only the coupled stream carries state across clips (SPEC §7); the
+        # auxiliary pure streams restart from zeros.
+        c0 = (zeros if self._carry_in is None
+              else cell.to_channels_last(self._carry_in[0]))
         rec_act = cell.recurrent_activation
 
         def step(carry, elems):
@@ -403,7 +423,8 @@ class SCSRNNBase(keras.layers.RNN):
             z_hat = z_pure_t + u_c_hat
             return rec_act(z_t + u_c), rec_act(z_hat), z_hat
 
-        g, _, z_hat = tf.scan(step, (z, z_pure), initializer=(c0, c0, c0))
+        g, _, z_hat = tf.scan(step, (z, z_pure), initializer=(c0, zeros, zeros))
+        self._carry_out = [cell.from_channels_last(g[-1])]
         h = s * _time_batched(cell.pool_gate, g)
         tau = _time_batched(cell.pool_gate, tf.nn.relu(z_hat))
 

@@ -1,0 +1,286 @@
+"""Deep residual SCS stacks (SPEC §6)."""
+
+import keras
+import tensorflow as tf
+
+from scs_keras.layers.conv_scs import ConvSCS1D, ConvSCS2D, ConvSCS3D
+from scs_keras.layers.scs import SCS
+from scs_keras.layers.truncation import validate_truncation
+
+_SCS_LAYERS = {"dense": SCS, "conv1d": ConvSCS1D, "conv2d": ConvSCS2D,
+               "conv3d": ConvSCS3D}
+_PROJECTIONS = {"conv1d": keras.layers.Conv1D, "conv2d": keras.layers.Conv2D,
+                "conv3d": keras.layers.Conv3D}
+STREAMS = ("output", "spatial", "temporal")
+
+
+def _prod(values):
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+@keras.saving.register_keras_serializable(package="scs_keras")
+class DeepSCS(keras.layers.Layer):
+    """A deep residual stack of fused SCS layers (SPEC §6).
+
+    Layers are grouped in pairs; each pair gets a residual shortcut: the
+    identity when shape is unchanged, else a 1×1 convolution (or a dense
+    projection) with the pair's stride, followed by batch normalisation and
+    ReLU.  With an odd number of layers the last one has no shortcut.
+    Truncation (SPEC §4) is drawn independently in every layer.
+
+    Args:
+        filters: List of positive ints, the width of each SCS layer (units for
+            ``layer_type="dense"``).  15–17 layers are the paper's depths.
+        strides: Int or list of ints (one per layer), the stride of each
+            layer's spatial convolution.  Default 1.  Must be 1 for dense.
+        kernel_size: Int, kernel size of every conv layer.  Default 3.
+        layer_type: ``"conv2d"`` (default), ``"conv1d"``, ``"conv3d"`` or
+            ``"dense"``.
+        activation: Spatial-stream activation: ``"tanh"`` (default, SPEC §2)
+            or ``"relu"`` (the paper's action network; combine it with
+            ``batch_norm=True``).
+        batch_norm: Whether to apply batch normalisation after each SCS layer.
+        residual: Whether to add the shortcuts.  Default ``True``.
+        truncation_rate: Float in [0, 1] for every layer (an ``SCSModel``
+            schedule overrides it in training).
+        truncation_mode: ``"temporal"``, ``"exclusive"`` or ``"none"``.
+        decoupled: If ``True`` the layer also runs the T¹ (spatial-only) and
+            T² (temporal-only) streams through the whole stack (SPEC §3) and
+            returns a dict ``{"output", "spatial", "temporal"}``.  Each stream
+            gets its own batch-norm statistics; weights are shared.
+        return_sequences: Whether to return whole sequences (default) or the
+            last step.
+        seed: Optional int; layer ``i`` draws truncations with ``seed + i``.
+        **kwargs: Extra arguments for every SCS layer (initializers,
+            regularizers, ``padding``...).
+
+    Call arguments:
+        inputs: ``(batch, time, *spatial, channels)`` (or ``(batch, time,
+            features)`` for dense), floating point.
+        mask: Optional boolean ``(batch, time)`` (not with ``decoupled``).
+        training: Python boolean: truncation and batch-norm updates.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from scs_keras import DeepSCS
+    >>> stack = DeepSCS([8, 8, 16, 16], strides=[1, 1, 2, 1])
+    >>> stack(np.zeros((2, 4, 16, 16, 3), "float32")).shape
+    TensorShape([2, 4, 8, 8, 16])
+    """
+
+    def __init__(
+        self,
+        filters,
+        strides=1,
+        kernel_size=3,
+        layer_type="conv2d",
+        activation="tanh",
+        batch_norm=False,
+        residual=True,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        decoupled=False,
+        return_sequences=True,
+        seed=None,
+        layer_kwargs=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if layer_type not in _SCS_LAYERS:
+            raise ValueError(
+                f"Invalid layer_type {layer_type!r}: expected one of "
+                f"{sorted(_SCS_LAYERS)}."
+            )
+        filters = list(filters) if isinstance(filters, (list, tuple)) else None
+        if not filters or any(
+            isinstance(f, bool) or not isinstance(f, int) or f <= 0
+            for f in filters
+        ):
+            raise ValueError(
+                "filters must be a non-empty list of positive ints; received "
+                f"{filters!r}."
+            )
+        if isinstance(strides, int):
+            strides = [strides] * len(filters)
+        strides = list(strides)
+        if len(strides) != len(filters) or any(
+            not isinstance(s, int) or s < 1 for s in strides
+        ):
+            raise ValueError(
+                "strides must be a positive int or a list of positive ints of "
+                f"the same length as filters ({len(filters)}); received "
+                f"{strides!r}."
+            )
+        if layer_type == "dense" and max(strides) > 1:
+            raise ValueError("strides must be 1 for layer_type='dense'.")
+        validate_truncation(truncation_rate, truncation_mode)
+        self.filters = filters
+        self.strides = strides
+        self.kernel_size = kernel_size
+        self.layer_type = layer_type
+        self.activation = activation
+        self.batch_norm = bool(batch_norm)
+        self.residual = bool(residual)
+        self.truncation_rate = float(truncation_rate)
+        self.truncation_mode = truncation_mode
+        self.decoupled = bool(decoupled)
+        self.return_sequences = bool(return_sequences)
+        self.seed = seed
+        self.layer_kwargs = dict(layer_kwargs or {})
+        self.supports_masking = not self.decoupled
+
+        layer_cls = _SCS_LAYERS[layer_type]
+        self.scs_layers = []
+        for i, (width, stride) in enumerate(zip(filters, strides)):
+            args = dict(self.layer_kwargs)
+            if layer_type != "dense":
+                args.update(kernel_size=kernel_size, strides=stride)
+            self.scs_layers.append(
+                layer_cls(
+                    width,
+                    activation=activation,
+                    truncation_rate=truncation_rate,
+                    truncation_mode=truncation_mode,
+                    seed=None if seed is None else seed + i,
+                    return_sequences=True,
+                    name=f"scs_{i}",
+                    **args,
+                )
+            )
+        streams = STREAMS if self.decoupled else STREAMS[:1]
+        self.norms = {
+            stream: [
+                keras.layers.BatchNormalization(name=f"bn_{stream}_{i}")
+                for i in range(len(filters))
+            ]
+            for stream in streams
+        } if self.batch_norm else {}
+        self.shortcuts = {}  # block start index -> projection (None: identity)
+        self.shortcut_norms = {}
+
+    def build(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(
+                "DeepSCS expects sequences (batch, time, ...); received shape "
+                f"{tuple(input_shape)}."
+            )
+        shape = tuple(input_shape)
+        streams = STREAMS if self.decoupled else STREAMS[:1]
+        for i, layer in enumerate(self.scs_layers):
+            if self.residual and i % 2 == 0 and i + 1 < len(self.scs_layers):
+                block_stride = self.strides[i] * self.strides[i + 1]
+                width = self.filters[i + 1]
+                if block_stride != 1 or shape[-1] != width:
+                    self.shortcuts[str(i)] = self._projection(width, block_stride, i)
+                    self.shortcuts[str(i)].build(
+                        (None,) + shape[2:]
+                    )
+                    self.shortcut_norms[str(i)] = {
+                        s: keras.layers.BatchNormalization(
+                            name=f"shortcut_bn_{s}_{i}"
+                        )
+                        for s in streams
+                    }
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+            if self.batch_norm:
+                for s in streams:
+                    self.norms[s][i].build(shape)
+            if str(i - 1) in self.shortcut_norms:
+                for norm in self.shortcut_norms[str(i - 1)].values():
+                    norm.build(shape)
+        self.built = True
+
+    def _projection(self, width, stride, index):
+        if self.layer_type == "dense":
+            return keras.layers.Dense(width, name=f"shortcut_{index}")
+        return _PROJECTIONS[self.layer_type](
+            width, 1, strides=stride, padding="same",
+            name=f"shortcut_{index}",
+        )
+
+    def _shortcut(self, x, index, stream, training):
+        """Identity, or per-frame 1×1 conv (stride) + BN + ReLU."""
+        key = str(index)
+        if key not in self.shortcuts:
+            return x
+        shape = tf.shape(x)
+        frames = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
+        y = self.shortcuts[key](frames)
+        y = tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
+        y = self.shortcut_norms[key][stream](y, training=training)
+        return tf.nn.relu(y)
+
+    def call(self, inputs, mask=None, training=False):
+        if self.decoupled:
+            return self._call_decoupled(inputs, training)
+        x = inputs
+        block_input = None
+        for i, layer in enumerate(self.scs_layers):
+            if i % 2 == 0:
+                block_input = x
+            x = layer(x, mask=mask, training=training)
+            if self.batch_norm:
+                x = self.norms["output"][i](x, training=training)
+            if self.residual and i % 2 == 1:
+                x = x + self._shortcut(block_input, i - 1, "output", training)
+        return x if self.return_sequences else x[:, -1]
+
+    def _call_decoupled(self, inputs, training):
+        xs = {s: inputs for s in STREAMS}
+        block_inputs = None
+        for i, layer in enumerate(self.scs_layers):
+            if i % 2 == 0:
+                block_inputs = dict(xs)
+            h, sigma, tau = layer.call_streams(
+                xs["output"], xs["spatial"], xs["temporal"], training=training
+            )
+            xs = {"output": h, "spatial": sigma, "temporal": tau}
+            if self.batch_norm:
+                xs = {s: self.norms[s][i](v, training=training)
+                      for s, v in xs.items()}
+            if self.residual and i % 2 == 1:
+                xs = {
+                    s: v + self._shortcut(block_inputs[s], i - 1, s, training)
+                    for s, v in xs.items()
+                }
+        if not self.return_sequences:
+            xs = {s: v[:, -1] for s, v in xs.items()}
+        return xs
+
+    def compute_mask(self, inputs, mask=None):
+        if self.decoupled or not self.return_sequences:
+            return None
+        return mask
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.scs_layers:
+            shape = layer.compute_output_shape(shape)
+        if not self.return_sequences:
+            shape = (shape[0],) + shape[2:]
+        if self.decoupled:
+            return {s: shape for s in STREAMS}
+        return shape
+
+    def get_config(self):
+        config = {
+            "filters": self.filters,
+            "strides": self.strides,
+            "kernel_size": self.kernel_size,
+            "layer_type": self.layer_type,
+            "activation": self.activation,
+            "batch_norm": self.batch_norm,
+            "residual": self.residual,
+            "truncation_rate": self.truncation_rate,
+            "truncation_mode": self.truncation_mode,
+            "decoupled": self.decoupled,
+            "return_sequences": self.return_sequences,
+            "seed": self.seed,
+            "layer_kwargs": self.layer_kwargs,
+        }
+        return {**super().get_config(), **config}
