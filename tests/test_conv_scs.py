@@ -1,0 +1,162 @@
+"""Convolutional SCS cells and fused layers: numerics, layouts, errors."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from scs_keras import ConvSCS1D, ConvSCS2D, ConvSCS2DCell, ConvSCS3D
+from tests import numpy_reference as ref
+
+RNG = np.random.default_rng(1)
+B, T, H, W, C, F = 2, 4, 7, 6, 3, 4
+
+
+def random_weights(k=3, c=C, f=F):
+    return [
+        RNG.normal(0, 0.3, (k, k, c, f)).astype("float32"),
+        RNG.normal(0, 0.3, (k, k, c, f)).astype("float32"),
+        RNG.normal(0, 0.3, (k, k, f, f)).astype("float32"),
+        RNG.normal(0, 0.1, (f,)).astype("float32"),
+        RNG.normal(0, 0.1, (f,)).astype("float32"),
+    ]
+
+
+def frames():
+    return RNG.normal(0, 1, (B, T, H, W, C)).astype("float32")
+
+
+@pytest.mark.parametrize(
+    "stride, padding", [(1, "same"), (2, "same"), (1, "valid"), (2, "valid")]
+)
+@pytest.mark.parametrize("fused", [True, False])
+def test_conv_layer_matches_numpy(stride, padding, fused):
+    x, w = frames(), random_weights()
+    layer = ConvSCS2D(F, 3, strides=stride, padding=padding,
+                      return_sequences=True, return_state=True, fused=fused)
+    layer(x)
+    layer.set_weights(w)
+    h, state = layer(x)
+    h_ref, c_ref = ref.conv_forward(x.astype("float64"), *w, stride=stride,
+                                    padding=padding)
+    assert h.shape == h_ref.shape
+    assert state.shape == c_ref.shape  # state at the input resolution
+    np.testing.assert_allclose(h, h_ref, atol=1e-5)
+    np.testing.assert_allclose(state, c_ref, atol=1e-5)
+
+
+def test_cell_step_by_step_matches_fused_layer():
+    x, w = frames(), random_weights()
+    layer = ConvSCS2D(F, 3, strides=2, return_sequences=True)
+    layer(x)
+    layer.set_weights(w)
+    cell = ConvSCS2DCell(F, 3, strides=2)
+    cell.build((B, H, W, C))
+    cell.set_weights(w)
+    state = cell.get_initial_state(B)
+    outputs = []
+    for t in range(T):
+        h, state = cell(x[:, t], state)
+        outputs.append(h)
+    np.testing.assert_allclose(np.stack(outputs, 1), layer(x), atol=1e-5)
+
+
+def test_channels_first_equals_channels_last():
+    x, w = frames(), random_weights()
+    last = ConvSCS2D(F, 3, strides=2, return_sequences=True, return_state=True)
+    last(x)
+    last.set_weights(w)
+    first = ConvSCS2D(F, 3, strides=2, return_sequences=True, return_state=True,
+                      data_format="channels_first")
+    x_first = np.transpose(x, (0, 1, 4, 2, 3))
+    first(x_first)
+    first.set_weights(w)
+    h_last, c_last = last(x)
+    h_first, c_first = first(x_first)
+    np.testing.assert_allclose(np.transpose(h_first, (0, 1, 3, 4, 2)), h_last, atol=1e-5)
+    np.testing.assert_allclose(np.transpose(c_first, (0, 2, 3, 1)), c_last, atol=1e-5)
+    for fused in (True, False):
+        first.fused = fused
+        np.testing.assert_allclose(first(x_first)[0], h_first, atol=1e-5)
+
+
+def test_mask_go_backwards_and_convlstm_like_shapes():
+    x, w = frames(), random_weights()
+    mask = np.ones((B, T), bool)
+    mask[1, 2:] = False
+    kwargs = dict(return_sequences=True, go_backwards=True)
+    fused = ConvSCS2D(F, 3, **kwargs)
+    loop = ConvSCS2D(F, 3, fused=False, **kwargs)
+    for layer in (fused, loop):
+        layer(x)
+        layer.set_weights(w)
+    np.testing.assert_allclose(fused(x, mask=mask), loop(x, mask=mask), atol=1e-5)
+    lstm = keras.layers.ConvLSTM2D(F, 3, padding="same", return_sequences=True)
+    assert tuple(lstm.compute_output_shape(x.shape)) == tuple(
+        fused.compute_output_shape(x.shape))
+    assert tuple(fused(x).shape) == tuple(lstm(x).shape)
+
+
+def test_conv_1d_and_3d_shapes_and_steps():
+    x1 = RNG.normal(0, 1, (2, 3, 9, 2)).astype("float32")
+    layer1 = ConvSCS1D(5, 3, strides=2, return_sequences=True, return_state=True)
+    out, state = layer1(x1)
+    assert out.shape == (2, 3, 5, 5) and state.shape == (2, 9, 5)
+    x3 = RNG.normal(0, 1, (1, 2, 4, 4, 4, 2)).astype("float32")
+    out3 = ConvSCS3D(3, 3, return_sequences=False)(x3)
+    assert out3.shape == (1, 4, 4, 4, 3)
+    # 1D fused vs per-step loop on the same weights.
+    loop = ConvSCS1D(5, 3, strides=2, return_sequences=True, return_state=True,
+                     fused=False)
+    loop(x1)
+    loop.set_weights(layer1.get_weights())
+    for a, b in zip(loop(x1), layer1(x1)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_serialization_round_trips(tmp_path):
+    x, w = frames(), random_weights()
+    layer = ConvSCS2D(F, 3, strides=2, return_sequences=True,
+                      truncation_rate=0.25, seed=7)
+    layer(x)
+    layer.set_weights(w)
+    clone = ConvSCS2D.from_config(layer.get_config())
+    clone(x)
+    clone.set_weights(w)
+    np.testing.assert_allclose(clone(x), layer(x), atol=0)
+    assert clone.get_config() == layer.get_config()
+    cell = ConvSCS2DCell(F, (3, 3), strides=2)
+    assert ConvSCS2DCell.from_config(cell.get_config()).get_config() == cell.get_config()
+
+    inputs = keras.Input((T, H, W, C))
+    model = keras.Model(inputs, ConvSCS2D(F, 3, name="conv_scs")(inputs))
+    model.get_layer("conv_scs").set_weights(w)
+    path = tmp_path / "conv.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded(x), model(x), atol=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"filters": 0, "kernel_size": 3}, "filters"),
+        ({"filters": 4, "kernel_size": 3, "padding": "full"}, "padding"),
+        ({"filters": 4, "kernel_size": 3, "truncation_rate": 2}, "truncation_rate"),
+        ({"filters": 4, "kernel_size": 3, "truncation_mode": "x"}, "truncation_mode"),
+        ({"filters": 4, "kernel_size": 3, "strides": 2, "dilation_rate": 2},
+         "dilation_rate"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ConvSCS2D(**kwargs)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="rank|ndim"):
+        ConvSCS2D(4, 3)(np.zeros((2, 3, 8, 3), "float32"))
+    with pytest.raises(TypeError, match="floating-point"):
+        ConvSCS2D(4, 3)(tf.zeros((1, 2, 5, 5, 1), tf.uint8))
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        ConvSCS2D(4, 5, padding="valid")(np.zeros((1, 2, 3, 3, 1), "float32"))

@@ -1,0 +1,204 @@
+"""Dense SCS cell and fused layer: numerics, Keras integration, errors."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from scs_keras import SCS, SCSCell
+from tests import numpy_reference as ref
+
+RNG = np.random.default_rng(0)
+B, T, D, U = 3, 6, 4, 5
+
+
+def random_weights(d=D, u=U, rng=RNG):
+    return [
+        rng.normal(0, 0.5, (d, u)).astype("float32"),   # spatial_kernel
+        rng.normal(0, 0.5, (d, u)).astype("float32"),   # temporal_kernel
+        rng.normal(0, 0.5, (u, u)).astype("float32"),   # recurrent_kernel
+        rng.normal(0, 0.1, (u,)).astype("float32"),     # spatial_bias
+        rng.normal(0, 0.1, (u,)).astype("float32"),     # temporal_bias
+    ]
+
+
+def sequences(b=B, t=T, d=D):
+    return RNG.normal(0, 1, (b, t, d)).astype("float32")
+
+
+def built(layer, x, weights):
+    layer(x)
+    layer.set_weights(weights)
+    return layer
+
+
+def test_weights_are_exposed_by_name_and_shape():
+    layer = built(SCS(U), sequences(), random_weights())
+    cell = layer.cell
+    assert [w.name for w in layer.weights] == [
+        "spatial_kernel", "temporal_kernel", "recurrent_kernel",
+        "spatial_bias", "temporal_bias",
+    ]
+    assert tuple(cell.spatial_kernel.shape) == (D, U)
+    assert tuple(cell.temporal_kernel.shape) == (D, U)
+    assert tuple(cell.recurrent_kernel.shape) == (U, U)
+    assert tuple(cell.spatial_bias.shape) == (U,)
+    assert layer.temporal_bias is cell.temporal_bias
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_forward_matches_numpy_equations(fused):
+    x, w = sequences(), random_weights()
+    layer = built(SCS(U, return_sequences=True, return_state=True, fused=fused), x, w)
+    h, state = layer(x)
+    h_ref, g_ref, _ = ref.dense_forward(x.astype("float64"), *w)
+    np.testing.assert_allclose(h, h_ref, atol=1e-5)
+    np.testing.assert_allclose(state, g_ref[:, -1], atol=1e-5)
+
+
+def test_cell_in_keras_rnn_matches_numpy():
+    x, w = sequences(), random_weights()
+    rnn = built(keras.layers.RNN(SCSCell(U), return_sequences=True), x, w)
+    np.testing.assert_allclose(rnn(x), ref.dense_forward(x.astype("float64"), *w)[0],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"return_sequences": True},
+        {"go_backwards": True, "return_sequences": True},
+        {"return_state": True},
+        {"zero_output_for_mask": True, "return_sequences": True},
+    ],
+)
+def test_fused_equals_rnn_of_cell_with_mask(options):
+    x, w = sequences(), random_weights()
+    mask = np.ones((B, T), bool)
+    mask[0, 4:] = False  # padded tail
+    mask[1, 2] = False   # hole in the middle
+    mask[2, :2] = False  # padded head
+    fused = built(SCS(U, **options), x, w)
+    rnn = built(keras.layers.RNN(SCSCell(U), **options), x, w)
+    got = tree_list(fused(x, mask=mask))
+    want = tree_list(rnn(x, mask=mask))
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def tree_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def test_initial_state_and_masking_layer():
+    x, w = sequences(), random_weights()
+    x[0, -2:] = 0.0
+    c0 = RNG.uniform(0, 1, (B, U)).astype("float32")
+    layer = built(SCS(U, return_sequences=True), x, w)
+    out = layer(x, initial_state=[c0])
+    np.testing.assert_allclose(out, ref.dense_forward(x.astype("float64"), *w, c0=c0)[0],
+                               atol=1e-5)
+    inputs = keras.Input((T, D))
+    masked = keras.layers.Masking(0.0)(inputs)
+    model = keras.Model(inputs, SCS(U, name="scs")(masked))
+    model.get_layer("scs").set_weights(w)
+    # Sample 0's last two steps are masked: its output is that of step T-3.
+    expected = ref.dense_forward(x[:1, : T - 2].astype("float64"), *w)[0][:, -1]
+    np.testing.assert_allclose(model(x)[0], expected[0], atol=1e-5)
+
+
+def test_stateful_carries_state_between_calls():
+    x, w = sequences(), random_weights()
+    layer = SCS(U, stateful=True, return_sequences=True)
+    layer(keras.ops.zeros((B, T, D)))
+    layer.set_weights(w)
+    layer.reset_state()
+    first = layer(x[:, :3])
+    second = layer(x[:, 3:])
+    whole = ref.dense_forward(x.astype("float64"), *w)[0]
+    np.testing.assert_allclose(np.concatenate([first, second], 1), whole, atol=1e-5)
+    layer.reset_state()
+    np.testing.assert_allclose(layer(x[:, 3:]),
+                               ref.dense_forward(x[:, 3:].astype("float64"), *w)[0],
+                               atol=1e-5)
+
+
+def test_bidirectional_and_stacked_cells():
+    x, w = sequences(), random_weights()
+    bi = keras.layers.Bidirectional(SCS(U, return_sequences=True))
+    bi(x)
+    bi.forward_layer.set_weights(w)
+    bi.backward_layer.set_weights(w)
+    out = bi(x)
+    fwd = ref.dense_forward(x.astype("float64"), *w)[0]
+    bwd = ref.dense_forward(x[:, ::-1].astype("float64"), *w)[0][:, ::-1]
+    np.testing.assert_allclose(out, np.concatenate([fwd, bwd], -1), atol=1e-5)
+
+    w2 = random_weights(d=U, u=3)
+    stacked = keras.layers.RNN([SCSCell(U), SCSCell(3)], return_sequences=True)
+    stacked(x)
+    stacked.set_weights(w + w2)
+    h1 = ref.dense_forward(x.astype("float64"), *w)[0]
+    np.testing.assert_allclose(stacked(x), ref.dense_forward(h1, *w2)[0], atol=1e-5)
+
+
+def test_use_bias_false_has_three_weights():
+    layer = SCS(U, use_bias=False)
+    layer(sequences())
+    assert [w.name for w in layer.weights] == [
+        "spatial_kernel", "temporal_kernel", "recurrent_kernel"]
+
+
+def test_serialization_round_trips(tmp_path):
+    x, w = sequences(), random_weights()
+    layer = built(SCS(U, return_sequences=True, truncation_rate=0.3,
+                      truncation_mode="exclusive", seed=3,
+                      kernel_regularizer="l2", activation="relu"), x, w)
+    config = layer.get_config()
+    clone = SCS.from_config(config)
+    clone(x)
+    clone.set_weights(w)
+    np.testing.assert_allclose(clone(x), layer(x), atol=0)
+    assert clone.get_config() == config
+    assert clone.cell.truncation_mode == "exclusive"
+
+    cell_clone = SCSCell.from_config(layer.cell.get_config())
+    assert cell_clone.get_config() == layer.cell.get_config()
+
+    inputs = keras.Input((T, D))
+    model = keras.Model(inputs, keras.layers.RNN(SCSCell(U))(inputs))
+    model.layers[-1].set_weights(w)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded(x), model(x), atol=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"units": 0}, "units"),
+        ({"units": -3}, "units"),
+        ({"units": 2.5}, "units"),
+        ({"units": 4, "truncation_rate": 1.5}, "truncation_rate"),
+        ({"units": 4, "truncation_rate": -0.1}, "truncation_rate"),
+        ({"units": 4, "truncation_mode": "spatial"}, "truncation_mode"),
+        ({"units": 4, "seed": "x"}, "seed"),
+    ],
+)
+def test_bad_arguments_name_the_problem(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SCS(**kwargs)
+    with pytest.raises(ValueError, match=match):
+        SCSCell(**kwargs)
+
+
+def test_bad_inputs_name_the_problem():
+    with pytest.raises(ValueError, match="rank|ndim"):
+        SCS(4)(np.zeros((2, 3, 4, 5), "float32"))
+    with pytest.raises(TypeError, match="floating-point"):
+        SCS(4)(tf.zeros((2, 3, 4), tf.int32))
+    with pytest.raises(ValueError, match="SCSCell expects"):
+        keras.layers.RNN(SCSCell(4))(np.zeros((2, 3, 4, 5), "float32"))
