@@ -21,6 +21,22 @@ def _prod(values):
     return out
 
 
+def _last_valid_step(x, mask):
+    """``x[:, -1]``, or with a mask each sample's last unmasked step.
+
+    The SCS layers repeat their last valid output over masked steps, but the
+    shortcuts add the (padded) inputs there, so the stack's result must be
+    read at the last valid step itself.
+    """
+    if mask is None:
+        return x[:, -1]
+    mask = tf.cast(mask, tf.int32)
+    steps = tf.shape(mask)[1]
+    positions = tf.range(steps)[None, :] * mask - (1 - mask)
+    last = tf.maximum(tf.reduce_max(positions, axis=1), 0)
+    return tf.gather(x, last, axis=1, batch_dims=1)
+
+
 @keras.saving.register_keras_serializable(package="scs_keras")
 class DeepSCS(keras.layers.Layer):
     """A deep residual stack of fused SCS layers (SPEC §6).
@@ -228,7 +244,9 @@ class DeepSCS(keras.layers.Layer):
                 x = self.norms["output"][i](x, training=training)
             if self.residual and i % 2 == 1:
                 x = x + self._shortcut(block_input, i - 1, "output", training)
-        return x if self.return_sequences else x[:, -1]
+        if self.return_sequences:
+            return x  # masked steps are don't-care values; the mask propagates
+        return _last_valid_step(x, mask)
 
     def _call_decoupled(self, inputs, training):
         xs = {s: inputs for s in STREAMS}

@@ -1,0 +1,148 @@
+"""DeepSCS residual stacks and the decoupled T¹/T² streams (SPEC §3, §6)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from scs_keras import SCS, DeepSCS
+from tests import numpy_reference as ref
+from tests.test_scs_layer import random_weights
+
+RNG = np.random.default_rng(3)
+B, T, D = 2, 5, 4
+
+
+def dense_input():
+    return RNG.normal(0, 1, (B, T, D)).astype("float32")
+
+
+def test_fifteen_and_seventeen_layer_stacks_build_and_train():
+    x = RNG.normal(0, 1, (2, 3, 16, 16, 3)).astype("float32")
+    for depth in (15, 17):
+        widths = [4] * 5 + [8] * 5 + [16] * (depth - 10)
+        strides = [1] * 5 + [2] + [1] * 4 + [2] + [1] * (depth - 11)
+        stack = DeepSCS(widths, strides=strides, batch_norm=True, activation="relu")
+        with tf.GradientTape() as tape:
+            y = stack(x, training=True)
+            loss = tf.reduce_mean(y ** 2)
+        grads = tape.gradient(loss, stack.trainable_weights)
+        assert y.shape == (2, 3, 4, 4, 16)
+        assert len(stack.scs_layers) == depth
+        assert all(g is not None for g in grads)
+        # Gradient reaches the first layer through 15+ recurrent layers.
+        first = stack.scs_layers[0].cell.spatial_kernel
+        g_first = grads[[id(w) for w in stack.trainable_weights].index(id(first))]
+        assert np.abs(g_first.numpy()).max() > 0
+        # Shortcut projections exactly where width or resolution changes.
+        assert sorted(stack.shortcuts, key=int) == ["0", "4", "10"]  # 3->4 channels too
+
+
+def test_identity_shortcut_numerics_match_numpy():
+    x = dense_input()
+    stack = DeepSCS([D, D], layer_type="dense")
+    stack(x)
+    w1, w2 = random_weights(D, D), random_weights(D, D)
+    stack.scs_layers[0].set_weights(w1)
+    stack.scs_layers[1].set_weights(w2)
+    h1 = ref.dense_forward(x.astype("float64"), *w1)[0]
+    h2 = ref.dense_forward(h1, *w2)[0]
+    np.testing.assert_allclose(stack(x), h2 + x, atol=1e-5)
+
+
+def test_projection_shortcut_numerics_match_numpy():
+    x = dense_input()
+    stack = DeepSCS([6, 6], layer_type="dense")
+    stack(x)
+    w1, w2 = random_weights(D, 6), random_weights(6, 6)
+    stack.scs_layers[0].set_weights(w1)
+    stack.scs_layers[1].set_weights(w2)
+    proj = stack.shortcuts["0"]
+    wp, bp = proj.get_weights()
+    h2 = ref.dense_forward(ref.dense_forward(x.astype("float64"), *w1)[0], *w2)[0]
+    eps = stack.shortcut_norms["0"]["output"].epsilon
+    shortcut = np.maximum((x @ wp + bp) / np.sqrt(1 + eps), 0)  # BN at init, inference
+    np.testing.assert_allclose(stack(x, training=False), h2 + shortcut, atol=1e-5)
+
+
+def test_decoupled_streams_match_numpy_through_the_stack():
+    x = dense_input()
+    stack = DeepSCS([D, D], layer_type="dense", residual=False, decoupled=True)
+    stack(x)
+    w1, w2 = random_weights(D, D), random_weights(D, D)
+    stack.scs_layers[0].set_weights(w1)
+    stack.scs_layers[1].set_weights(w2)
+    out = stack(x, training=False)
+    x64 = x.astype("float64")
+    h1 = ref.dense_forward(x64, *w1)[0]
+    sigma1, tau1 = ref.dense_streams(x64, *w1)
+    np.testing.assert_allclose(out["output"], ref.dense_forward(h1, *w2)[0], atol=1e-5)
+    np.testing.assert_allclose(out["spatial"], ref.dense_streams(sigma1, *w2)[0], atol=1e-5)
+    np.testing.assert_allclose(out["temporal"], ref.dense_streams(tau1, *w2)[1], atol=1e-5)
+    # The coupled stream is the same function as without decoupling.
+    plain = DeepSCS([D, D], layer_type="dense", residual=False)
+    plain(x)
+    plain.set_weights(stack.get_weights())
+    np.testing.assert_allclose(plain(x), out["output"], atol=1e-6)
+
+
+def test_single_layer_call_streams_and_strided_conv_streams():
+    x = dense_input()
+    layer = SCS(D, return_sequences=True)
+    w = random_weights(D, D)
+    layer(x)
+    layer.set_weights(w)
+    h, sigma, tau = layer.call_streams(tf.constant(x))
+    sigma_ref, tau_ref = ref.dense_streams(x.astype("float64"), *w)
+    np.testing.assert_allclose(sigma, sigma_ref, atol=1e-5)
+    np.testing.assert_allclose(tau, tau_ref, atol=1e-5)
+    np.testing.assert_allclose(h, layer(x), atol=1e-6)
+
+    frames = RNG.normal(0, 1, (2, 3, 8, 8, 2)).astype("float32")
+    conv = DeepSCS([3, 5], strides=[2, 1], decoupled=True, return_sequences=False)
+    out = conv(frames)
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        s: (2, 4, 4, 5) for s in ("output", "spatial", "temporal")}
+    assert np.all(out["temporal"].numpy() >= 0)  # relu
+
+
+def test_masking_passes_through_the_stack():
+    x = dense_input()
+    x[0, -2:] = 0.0
+    inputs = keras.Input((T, D))
+    masked = keras.layers.Masking(0.0)(inputs)
+    stack = DeepSCS([3, 3], layer_type="dense", return_sequences=False)
+    model = keras.Model(inputs, stack(masked))
+    # Sample 0's last two steps are masked: same output as the cut sequence.
+    np.testing.assert_allclose(model(x)[0], stack(x[:1, :-2])[0], atol=1e-5)
+
+
+def test_serialization_round_trip(tmp_path):
+    x = RNG.normal(0, 1, (2, 3, 8, 8, 2)).astype("float32")
+    inputs = keras.Input((3, 8, 8, 2))
+    streams = DeepSCS([3, 4, 4], strides=[1, 2, 1], batch_norm=True,
+                      decoupled=True, seed=1)(inputs)
+    model = keras.Model(inputs, [streams["output"], streams["spatial"]])
+    path = tmp_path / "deep.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    for a, b in zip(loaded(x), model(x)):
+        np.testing.assert_allclose(a, b, atol=0)
+    layer = model.layers[1]
+    assert DeepSCS.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"filters": []}, "filters"),
+        ({"filters": [4, 0]}, "filters"),
+        ({"filters": [4, 4], "strides": [1]}, "strides"),
+        ({"filters": [4], "layer_type": "lstm"}, "layer_type"),
+        ({"filters": [4], "layer_type": "dense", "strides": 2}, "strides"),
+        ({"filters": [4], "truncation_rate": 3}, "truncation_rate"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DeepSCS(**kwargs)
