@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 from keras import tree
+from keras.src.models.functional import Functional
+from keras.src.models.model import functional_init_arguments
 
 from scs_keras.layers.base import SCSCellBase, SCSRNNBase
 from scs_keras.layers.truncation import RateSource
@@ -72,6 +74,15 @@ class SCSModel(keras.Model):
     >>> "truncation_rate" in history.history
     True
     """
+
+    def __new__(cls, *args, **kwargs):
+        # `SCSModel(inputs, outputs)` builds a functional model.  Keras would
+        # rewrite SCSModel's base classes to `Functional` on first such use
+        # (which breaks later subclassing of SCSModel); instead we return an
+        # instance of a dedicated functional subclass.
+        if cls is SCSModel and functional_init_arguments(args, kwargs):
+            return keras.Model.__new__(FunctionalSCSModel, *args, **kwargs)
+        return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -350,3 +361,8 @@ class SCSModel(keras.Model):
         )
         self._update_truncation(y_clip, y_pred)
         return self._with_rate(self.get_metrics_result())
+
+
+@keras.saving.register_keras_serializable(package="scs_keras")
+class FunctionalSCSModel(SCSModel, Functional):
+    """What ``SCSModel(inputs, outputs)`` returns: a functional ``SCSModel``."""
