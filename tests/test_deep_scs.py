@@ -50,19 +50,27 @@ def test_identity_shortcut_numerics_match_numpy():
     np.testing.assert_allclose(stack(x), h2 + x, atol=1e-5)
 
 
-def test_projection_shortcut_numerics_match_numpy():
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_projection_shortcut_numerics_match_numpy(batch_norm):
     x = dense_input()
-    stack = DeepSCS([6, 6], layer_type="dense")
+    stack = DeepSCS([6, 6], layer_type="dense", batch_norm=batch_norm)
     stack(x)
     w1, w2 = random_weights(D, 6), random_weights(6, 6)
     stack.scs_layers[0].set_weights(w1)
     stack.scs_layers[1].set_weights(w2)
     proj = stack.shortcuts["0"]
     wp, bp = proj.get_weights()
-    h2 = ref.dense_forward(ref.dense_forward(x.astype("float64"), *w1)[0], *w2)[0]
-    eps = stack.shortcut_norms["0"]["output"].epsilon
-    shortcut = np.maximum((x @ wp + bp) / np.sqrt(1 + eps), 0)  # BN at init, inference
-    np.testing.assert_allclose(stack(x, training=False), h2 + shortcut, atol=1e-5)
+    h1 = ref.dense_forward(x.astype("float64"), *w1)[0]
+    shortcut = x @ wp + bp
+    if batch_norm:  # BN at initialisation, inference mode: x / sqrt(1 + eps)
+        eps = stack.norms["output"][0].epsilon
+        h1 = h1 / np.sqrt(1 + eps)
+        shortcut = shortcut / np.sqrt(1 + eps)
+    h2 = ref.dense_forward(h1, *w2)[0]
+    if batch_norm:
+        h2 = h2 / np.sqrt(1 + eps)
+    expected = h2 + np.maximum(shortcut, 0)
+    np.testing.assert_allclose(stack(x, training=False), expected, atol=1e-5)
 
 
 def test_decoupled_streams_match_numpy_through_the_stack():

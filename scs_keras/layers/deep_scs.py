@@ -43,8 +43,11 @@ class DeepSCS(keras.layers.Layer):
 
     Layers are grouped in pairs; each pair gets a residual shortcut: the
     identity when shape is unchanged, else a 1×1 convolution (or a dense
-    projection) with the pair's stride, followed by batch normalisation and
-    ReLU.  With an odd number of layers the last one has no shortcut.
+    projection) with the pair's stride, followed by batch normalisation (when
+    ``batch_norm=True``) and ReLU.  The shortcut's normalisation follows
+    ``batch_norm`` because with short training budgets a batch norm's moving
+    statistics lag far behind (Keras' momentum 0.99), which made
+    un-normalised tanh stacks collapse at inference in our runs.  With an odd number of layers the last one has no shortcut.
     Truncation (SPEC §4) is drawn independently in every layer.
 
     Args:
@@ -195,12 +198,13 @@ class DeepSCS(keras.layers.Layer):
                     self.shortcuts[str(i)].build(
                         (None,) + shape[2:]
                     )
-                    self.shortcut_norms[str(i)] = {
-                        s: keras.layers.BatchNormalization(
-                            name=f"shortcut_bn_{s}_{i}"
-                        )
-                        for s in streams
-                    }
+                    if self.batch_norm:
+                        self.shortcut_norms[str(i)] = {
+                            s: keras.layers.BatchNormalization(
+                                name=f"shortcut_bn_{s}_{i}"
+                            )
+                            for s in streams
+                        }
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
             if self.batch_norm:
@@ -220,7 +224,7 @@ class DeepSCS(keras.layers.Layer):
         )
 
     def _shortcut(self, x, index, stream, training):
-        """Identity, or per-frame 1×1 conv (stride) + BN + ReLU."""
+        """Identity, or per-frame 1×1 conv (stride) [+ BN] + ReLU."""
         key = str(index)
         if key not in self.shortcuts:
             return x
@@ -228,7 +232,8 @@ class DeepSCS(keras.layers.Layer):
         frames = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
         y = self.shortcuts[key](frames)
         y = tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
-        y = self.shortcut_norms[key][stream](y, training=training)
+        if key in self.shortcut_norms:
+            y = self.shortcut_norms[key][stream](y, training=training)
         return tf.nn.relu(y)
 
     def call(self, inputs, mask=None, training=False):
