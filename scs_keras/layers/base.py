@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 from keras import activations, constraints, initializers, regularizers
 
+from scs_keras.layers.recurrence import derivative_from_output, recurrence
 from scs_keras.layers.truncation import (
     keep_factors,
     mask_gradient,
@@ -134,8 +135,20 @@ class SCSCellBase(keras.layers.Layer):
     def gate_input_projection(self, x):
         raise NotImplementedError
 
-    def recurrent_projection(self, c):
+    def recurrent_projection_with(self, c, kernel):
+        """``kernel * c`` (the recurrent product with a given kernel)."""
         raise NotImplementedError
+
+    def recurrent_input_gradient(self, dz, kernel):
+        """Vector-Jacobian product of ``kernel * c`` with respect to ``c``."""
+        raise NotImplementedError
+
+    def recurrent_kernel_gradient(self, c, dz, kernel):
+        """``d(kernel)`` summed over all frames of ``c`` and ``dz``."""
+        raise NotImplementedError
+
+    def recurrent_projection(self, c):
+        return self.recurrent_projection_with(c, self.recurrent_kernel)
 
     def pool_gate(self, g):
         return g
@@ -236,25 +249,31 @@ class SCSCellBase(keras.layers.Layer):
         return {**super().get_config(), **config}
 
 
-def _time_batched(fn, x_tm):
-    """Applies a per-frame op to a time-major ``(T, B, ...)`` tensor at once."""
-    shape = tf.shape(x_tm)
-    flat = tf.reshape(x_tm, tf.concat([[-1], shape[2:]], 0))
-    y = fn(flat)
-    y_shape = tf.shape(y)
-    return tf.reshape(y, tf.concat([shape[:2], y_shape[1:]], 0))
+def _per_frame(fn, x):
+    """Applies a per-frame op to all ``(B, T, ...)`` frames in one call."""
+    shape = tf.shape(x)
+    y = fn(tf.reshape(x, tf.concat([[-1], shape[2:]], 0)))
+    return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
 
 
-def _expand_to(mask_tm, x):
-    """(T, B) mask -> broadcastable against (T, B, ...)."""
-    rank = len(x.shape)
-    return tf.reshape(mask_tm, tf.concat([tf.shape(mask_tm), [1] * (rank - 2)], 0))
+def _per_step(keep, x):
+    """(T,) keep factors -> broadcastable against batch-major ``(B, T, ...)``."""
+    return tf.reshape(keep, [1, -1] + [1] * (len(x.shape) - 2))
 
 
-def _per_step(keep, x_tm):
-    """(T,) keep factors -> broadcastable against time-major ``(T, B, ...)``."""
-    rank = len(x_tm.shape)
-    return tf.reshape(keep, [-1] + [1] * (rank - 1))
+def _swap_batch_time(x):
+    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
+
+
+def _input_paths(cell, x, training):
+    """The layer input as seen by the temporal and the spatial projection.
+
+    Forward values are ``x`` for both; truncation only masks gradients.
+    """
+    keep_t, keep_s = cell.draw_keep_factors(tf.shape(x)[1], training)
+    x_gate = x if keep_t is None else mask_gradient(x, _per_step(keep_t, x))
+    x_spatial = x if keep_s is None else mask_gradient(x, _per_step(keep_s, x))
+    return x_gate, x_spatial
 
 
 class SCSRNNBase(keras.layers.RNN):
@@ -294,6 +313,8 @@ class SCSRNNBase(keras.layers.RNN):
             self._carry_out = list(result[2])
             return result
         cell = self.cell
+        # Everything but the recurrence runs batch-major on all B*T frames at
+        # once; only the recurrence is time-major (see recurrence.py).
         x = cell.to_channels_last_sequence(sequences)
         if mask is not None:
             mask = tf.cast(mask, tf.bool)
@@ -306,45 +327,39 @@ class SCSRNNBase(keras.layers.RNN):
             x = tf.reverse(x, [1])
             if mask is not None:
                 mask = tf.reverse(mask, [1])
-        rank = len(x.shape)
-        x_tm = tf.transpose(x, [1, 0] + list(range(2, rank)))
-        mask_tm = None if mask is None else tf.transpose(mask, [1, 0])
         c0 = cell.to_channels_last(initial_state[0])
-
-        keep_t, keep_s = cell.draw_keep_factors(tf.shape(x_tm)[0], training)
-        x_gate = x_tm if keep_t is None else mask_gradient(x_tm, _per_step(keep_t, x_tm))
-        x_spatial = (
-            x_tm if keep_s is None else mask_gradient(x_tm, _per_step(keep_s, x_tm))
-        )
-        s = cell.activation(_time_batched(cell.spatial_projection, x_spatial))
-        z = _time_batched(cell.gate_input_projection, x_gate)
-        c = self._recurrence(z, c0, mask_tm)
-        h = s * _time_batched(cell.pool_gate, c)
-        if mask_tm is not None:
-            m = _expand_to(mask_tm, h)
+        x_gate, x_spatial = _input_paths(cell, x, training)
+        s = cell.activation(_per_frame(cell.spatial_projection, x_spatial))
+        z = _per_frame(cell.gate_input_projection, x_gate)
+        if mask is None and derivative_from_output(cell.recurrent_activation):
+            c = recurrence(cell, z, c0)
+        else:
+            mask_tm = None if mask is None else tf.transpose(mask)
+            c = _swap_batch_time(self._masked_recurrence(_swap_batch_time(z), c0, mask_tm))
+        h = s * _per_frame(cell.pool_gate, c)
+        if mask is not None:
+            m = tf.reshape(mask, tf.concat([tf.shape(mask), [1] * (len(h.shape) - 2)], 0))
             if self.zero_output_for_mask:
                 h = tf.where(m, h, tf.zeros_like(h))
             else:
                 # Masked steps repeat the last valid output (keras.layers.RNN
                 # semantics); zeros before the first valid step.
-                h = tf.scan(
+                h = _swap_batch_time(tf.scan(
                     lambda prev, e: tf.where(e[1], e[0], prev),
-                    (h, m),
-                    initializer=tf.zeros_like(h[0]),
-                )
-        last_output = cell.from_channels_last(h[-1])
-        outputs = tf.transpose(h, [1, 0] + list(range(2, rank)))
-        outputs = cell.from_channels_last_sequence(outputs)
-        state = cell.from_channels_last(c[-1])
+                    (_swap_batch_time(h), _swap_batch_time(m)),
+                    initializer=tf.zeros_like(h[:, 0]),
+                ))
+        last_output = cell.from_channels_last(h[:, -1])
+        outputs = cell.from_channels_last_sequence(h)
+        state = cell.from_channels_last(c[:, -1])
         self._carry_out = [state]
         return last_output, outputs, [state]
 
-    def _recurrence(self, z, c0, mask_tm):
-        """The only sequential part: ``c_t = rec_act(z_t + U * c_{t-1})``.
+    def _masked_recurrence(self, z, c0, mask_tm):
+        """Time-major ``tf.scan`` of the recurrence (any activation, masks).
 
-        Returns the state at every step, ``(T, B, ...)``.  Where the mask is
-        off the state is carried unchanged; the output there is replaced by
-        the caller, so returning the carried state is harmless.
+        Where the mask is off the state is carried unchanged; the output there
+        is replaced by the caller, so returning the carried state is harmless.
         """
         cell = self.cell
         rec_act = cell.recurrent_activation
@@ -354,7 +369,7 @@ class SCSRNNBase(keras.layers.RNN):
                 z,
                 initializer=c0,
             )
-        m = _expand_to(mask_tm, z)
+        m = tf.reshape(mask_tm, tf.concat([tf.shape(mask_tm), [1] * (len(z.shape) - 2)], 0))
 
         def step(c, elems):
             z_t, m_t = elems
@@ -388,26 +403,16 @@ class SCSRNNBase(keras.layers.RNN):
         cell = self.cell
         spatial_inputs = inputs if spatial_inputs is None else spatial_inputs
         temporal_inputs = inputs if temporal_inputs is None else temporal_inputs
-        batch = tf.shape(inputs)[0]
-
-        def time_major(seq):
-            seq = cell.to_channels_last_sequence(seq)
-            rank = len(seq.shape)
-            return tf.transpose(seq, [1, 0] + list(range(2, rank)))
-
-        x_tm, sigma_in, tau_in = map(
-            time_major, (inputs, spatial_inputs, temporal_inputs)
+        x, sigma_in, tau_in = (
+            cell.to_channels_last_sequence(v)
+            for v in (inputs, spatial_inputs, temporal_inputs)
         )
-        keep_t, keep_s = cell.draw_keep_factors(tf.shape(x_tm)[0], training)
-        x_gate = x_tm if keep_t is None else mask_gradient(x_tm, _per_step(keep_t, x_tm))
-        x_spatial = (
-            x_tm if keep_s is None else mask_gradient(x_tm, _per_step(keep_s, x_tm))
-        )
-        s = cell.activation(_time_batched(cell.spatial_projection, x_spatial))
-        sigma = cell.activation(_time_batched(cell.spatial_projection, sigma_in))
-        z = _time_batched(cell.gate_input_projection, x_gate)
-        z_pure = _time_batched(cell.gate_input_projection, tau_in)
-        zeros = cell.to_channels_last(self.get_initial_state(batch)[0])
+        x_gate, x_spatial = _input_paths(cell, x, training)
+        s = cell.activation(_per_frame(cell.spatial_projection, x_spatial))
+        sigma = cell.activation(_per_frame(cell.spatial_projection, sigma_in))
+        z = _per_frame(cell.gate_input_projection, x_gate)
+        z_pure = _per_frame(cell.gate_input_projection, tau_in)
+        zeros = cell.to_channels_last(self.get_initial_state(tf.shape(x)[0])[0])
         # Only the coupled stream carries state across clips (SPEC §7); the
         # auxiliary pure streams restart from zeros.
         c0 = (zeros if self._carry_in is None
@@ -423,17 +428,15 @@ class SCSRNNBase(keras.layers.RNN):
             z_hat = z_pure_t + u_c_hat
             return rec_act(z_t + u_c), rec_act(z_hat), z_hat
 
-        g, _, z_hat = tf.scan(step, (z, z_pure), initializer=(c0, zeros, zeros))
-        self._carry_out = [cell.from_channels_last(g[-1])]
-        h = s * _time_batched(cell.pool_gate, g)
-        tau = _time_batched(cell.pool_gate, tf.nn.relu(z_hat))
-
-        def batch_major(seq):
-            rank = len(seq.shape)
-            seq = tf.transpose(seq, [1, 0] + list(range(2, rank)))
-            return cell.from_channels_last_sequence(seq)
-
-        return tuple(map(batch_major, (h, sigma, tau)))
+        g, _, z_hat = tf.scan(
+            step, (_swap_batch_time(z), _swap_batch_time(z_pure)),
+            initializer=(c0, zeros, zeros),
+        )
+        g, z_hat = _swap_batch_time(g), _swap_batch_time(z_hat)
+        self._carry_out = [cell.from_channels_last(g[:, -1])]
+        h = s * _per_frame(cell.pool_gate, g)
+        tau = _per_frame(cell.pool_gate, tf.nn.relu(z_hat))
+        return tuple(cell.from_channels_last_sequence(v) for v in (h, sigma, tau))
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         batch_size, steps = sequences_shape[0], sequences_shape[1]

@@ -203,8 +203,32 @@ class ConvSCSCell(SCSCellBase):
                        self.dilation_rate)
         return y if self.temporal_bias is None else y + self.temporal_bias
 
-    def recurrent_projection(self, c):
-        return self._conv(c, self.recurrent_kernel, 1, "same", 1)
+    def recurrent_projection_with(self, c, kernel):
+        return self._conv(c, kernel, 1, "same", 1)
+
+    def recurrent_input_gradient(self, dz, kernel):
+        # The recurrent conv is stride 1, "same", filters -> filters: its
+        # input gradient has dz's shape.
+        return tf.nn.conv_transpose(
+            dz, kernel, output_shape=tf.shape(dz), strides=1, padding="SAME"
+        )
+
+    def recurrent_kernel_gradient(self, c, dz, kernel):
+        if self.rank == 1:  # as a 2D convolution with a height of one
+            grad = tf.raw_ops.Conv2DBackpropFilter(
+                input=c[:, None], filter_sizes=tf.shape(kernel[None]),
+                out_backprop=dz[:, None], strides=[1, 1, 1, 1], padding="SAME",
+            )
+            return grad[0]
+        if self.rank == 2:
+            return tf.raw_ops.Conv2DBackpropFilter(
+                input=c, filter_sizes=tf.shape(kernel), out_backprop=dz,
+                strides=[1, 1, 1, 1], padding="SAME",
+            )
+        return tf.raw_ops.Conv3DBackpropFilterV2(
+            input=c, filter_sizes=tf.shape(kernel), out_backprop=dz,
+            strides=[1, 1, 1, 1, 1], padding="SAME",
+        )
 
     def pool_gate(self, g):
         if max(self.strides) == 1:

@@ -99,8 +99,14 @@ class SCSCell(SCSCellBase):
         y = tf.matmul(x, self.temporal_kernel)
         return y if self.temporal_bias is None else y + self.temporal_bias
 
-    def recurrent_projection(self, c):
-        return tf.matmul(c, self.recurrent_kernel)
+    def recurrent_projection_with(self, c, kernel):
+        return tf.matmul(c, kernel)
+
+    def recurrent_input_gradient(self, dz, kernel):
+        return tf.matmul(dz, kernel, transpose_b=True)
+
+    def recurrent_kernel_gradient(self, c, dz, kernel):
+        return tf.matmul(c, dz, transpose_a=True)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
