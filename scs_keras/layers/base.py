@@ -330,10 +330,10 @@ class SCSRNNBase(keras.layers.RNN):
         c0 = cell.to_channels_last(initial_state[0])
         x_gate, x_spatial = _input_paths(cell, x, training)
         s = cell.activation(_per_frame(cell.spatial_projection, x_spatial))
-        z = _per_frame(cell.gate_input_projection, x_gate)
         if mask is None and derivative_from_output(cell.recurrent_activation):
-            c = recurrence(cell, z, c0)
+            c = recurrence(cell, x_gate, c0)
         else:
+            z = _per_frame(cell.gate_input_projection, x_gate)
             mask_tm = None if mask is None else tf.transpose(mask)
             c = _swap_batch_time(self._masked_recurrence(_swap_batch_time(z), c0, mask_tm))
         h = s * _per_frame(cell.pool_gate, c)

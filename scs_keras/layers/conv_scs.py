@@ -196,12 +196,12 @@ class ConvSCSCell(SCSCellBase):
     def spatial_projection(self, x):
         y = self._conv(x, self.spatial_kernel, self.strides, self.padding,
                        self.dilation_rate)
-        return y if self.spatial_bias is None else y + self.spatial_bias
+        return y if self.spatial_bias is None else tf.nn.bias_add(y, self.spatial_bias)
 
     def gate_input_projection(self, x):
         y = self._conv(x, self.temporal_kernel, 1, self.padding,
                        self.dilation_rate)
-        return y if self.temporal_bias is None else y + self.temporal_bias
+        return y if self.temporal_bias is None else tf.nn.bias_add(y, self.temporal_bias)
 
     def recurrent_projection_with(self, c, kernel):
         return self._conv(c, kernel, 1, "same", 1)

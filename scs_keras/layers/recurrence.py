@@ -44,14 +44,26 @@ def _merge_time_batch(x):
     return tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
 
 
-def recurrence(cell, z, c0):
-    """All states ``c_1..c_T`` of ``c_t = rec_act(z_t + U * c_{t-1})``.
+def _per_frame(fn, x):
+    shape = tf.shape(x)
+    y = fn(tf.reshape(x, tf.concat([[-1], shape[2:]], 0)))
+    return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
+
+
+def recurrence(cell, x, c0):
+    """All states of ``c_t = rec_act(W_x * x_t + b_g + U * c_{t-1})``.
+
+    The gate's input projection is part of this op so that its result ``z``
+    need not be kept for the backward pass: a custom gradient holds on to its
+    inputs, and ``x`` is held anyway (the spatial projection's gradient needs
+    it), whereas keeping ``z`` would cost a full-size tensor per layer.  The
+    backward pass recomputes the projection once (one batched op) to get its
+    vector-Jacobian product.
 
     Args:
-        cell: The SCS cell (provides ``recurrent_projection_with``,
-            ``recurrent_input_gradient``, ``recurrent_kernel_gradient`` and
+        cell: The SCS cell (provides the projections, their gradients and
             ``recurrent_activation``).
-        z: Batch-major ``(B, T, ...)`` input projections ``W_x * x_t + b_g``.
+        x: Batch-major ``(B, T, ...)`` layer input (as seen by the gate).
         c0: Initial state ``(B, ...)``.
 
     Returns:
@@ -61,37 +73,68 @@ def recurrence(cell, z, c0):
     derivative = derivative_from_output(act)
     kernel = tf.convert_to_tensor(cell.recurrent_kernel)
 
+    def project(x):
+        return _per_frame(cell.gate_input_projection, x)
+
     @tf.custom_gradient
-    def run(z, c0, kernel):
-        g_tm = tf.scan(
-            lambda c, z_t: act(z_t + cell.recurrent_projection_with(c, kernel)),
-            _to_time_major(z),
-            initializer=c0,
+    def run(x, c0, kernel):
+        z_tm = _to_time_major(project(x))
+        steps = tf.shape(z_tm)[0]
+
+        # Plain while loops over time-major slices: z_tm[t] of a time-major
+        # tensor is cheap, and nothing here is differentiated automatically.
+        def forward(t, c, outputs):
+            g = act(z_tm[t] + cell.recurrent_projection_with(c, kernel))
+            return t + 1, g, outputs.write(t, g)
+
+        _, _, outputs = tf.while_loop(
+            lambda t, *_: t < steps, forward,
+            (0, c0, tf.TensorArray(z_tm.dtype, size=steps)),
         )
+        g = _to_time_major(outputs.stack())
 
-        def grad(dg):
-            def step(carry, elems):
-                dc, _ = carry
-                dg_t, g_t = elems
-                dz_t = (dg_t + dc) * derivative(g_t)
-                return cell.recurrent_input_gradient(dz_t, kernel), dz_t
+        def grad(dg, variables=None):
+            # Everything below depends on forward tensors only, except through
+            # dg: without this dependency TensorFlow's executor runs it as soon
+            # as the forward pass is done, for every layer at once, and the
+            # transposed/shifted copies then all live until the backward pass.
+            with tf.control_dependencies([dg]):
+                return _backward(dg, variables)
 
-            zeros = tf.zeros_like(c0)
-            dcs, dz_tm = tf.scan(
-                step, (_to_time_major(dg), g_tm), initializer=(zeros, zeros),
-                reverse=True,
+        def _backward(dg, variables):
+            # Only the batch-major output `g` (which the layer keeps anyway)
+            # and c0 are held for the backward pass.
+            g_tm = _to_time_major(g)
+            dg_tm = _to_time_major(dg)
+
+            def backward(t, dc, dzs):
+                dz_t = (dg_tm[t] + dc) * derivative(g_tm[t])
+                return (t - 1, cell.recurrent_input_gradient(dz_t, kernel),
+                        dzs.write(t, dz_t))
+
+            _, dc0, dzs = tf.while_loop(
+                lambda t, *_: t >= 0, backward,
+                (steps - 1, tf.zeros_like(c0), tf.TensorArray(g.dtype, size=steps)),
             )
+            dz_tm = dzs.stack()
             c_prev = tf.concat([c0[None], g_tm[:-1]], 0)
             dkernel = cell.recurrent_kernel_gradient(
                 _merge_time_batch(c_prev), _merge_time_batch(dz_tm), kernel
             )
-            return _to_time_major(dz_tm), dcs[0], dkernel
+            variables = list(variables or [])
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                z = project(x)
+            grads = tape.gradient(
+                z, [x] + variables, output_gradients=_to_time_major(dz_tm)
+            )
+            return (grads[0], dc0, dkernel), grads[1:]
 
-        return _to_time_major(g_tm), grad
+        return g, grad
 
     if derivative is None:
         raise ValueError(
             "recurrence() needs a sigmoid or tanh recurrent activation; "
             f"received {act}."
         )
-    return run(z, c0, kernel)
+    return run(x, c0, kernel)

@@ -93,11 +93,11 @@ class SCSCell(SCSCellBase):
 
     def spatial_projection(self, x):
         y = tf.matmul(x, self.spatial_kernel)
-        return y if self.spatial_bias is None else y + self.spatial_bias
+        return y if self.spatial_bias is None else tf.nn.bias_add(y, self.spatial_bias)
 
     def gate_input_projection(self, x):
         y = tf.matmul(x, self.temporal_kernel)
-        return y if self.temporal_bias is None else y + self.temporal_bias
+        return y if self.temporal_bias is None else tf.nn.bias_add(y, self.temporal_bias)
 
     def recurrent_projection_with(self, c, kernel):
         return tf.matmul(c, kernel)
