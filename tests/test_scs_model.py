@@ -147,14 +147,17 @@ def test_astsgd_measures_initial_loss_during_warmup():
     model = two_head_model()
     model.compile(keras.optimizers.SGD(0.0), {"output": SCE, "spatial": SCE},
                   truncation=sk.ASTSGD(warmup_steps=2, threshold=0.1))
-    main = np_sce(model(x)["output"].numpy(), y)
+    outputs = model(x)
+    main = np_sce(outputs["output"].numpy(), y)
+    spatial = np_sce(outputs["spatial"].numpy(), y)
     for _ in range(2):  # lr 0: the loss stays the same
         model.train_on_batch(x, {"output": y, "spatial": y})
         assert float(model.truncation_rate.numpy()) == 1.0
     assert float(model.truncation_initial_loss.numpy()) == pytest.approx(main, rel=1e-4)
     model.train_on_batch(x, {"output": y, "spatial": y})
-    # L = L_s = L0 at lr 0, so q = q0 + (1 - q0) * 1 * 1 = 1.
-    assert float(model.truncation_rate.numpy()) == pytest.approx(1.0, abs=1e-4)
+    # At lr 0 the losses stay put and L0 = L: the formula with L0 = L.
+    expected = astsgd_rate(0.5, 0.1, main, 1.0, main, spatial)
+    assert float(model.truncation_rate.numpy()) == pytest.approx(expected, abs=1e-4)
 
 
 def test_astsgd_needs_a_spatial_output():
