@@ -275,3 +275,18 @@ def test_overlap_rejects_fixed_time_inputs():
     model.compile("sgd", SCE, overlap=sk.OverlapCoherence(3, 0.0))
     with pytest.raises(ValueError, match="fixed time dimension"):
         model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_rnn_of_cells_trains_under_a_schedule():
+    """keras.layers.RNN(SCSCell) inside fit: the per-step draws read the
+    model's rate variable from inside Keras' while loop."""
+    x, y = data()
+    inputs = keras.Input((T, D))
+    h = keras.layers.RNN([sk.SCSCell(U, seed=1), sk.SCSCell(U, seed=2)])(inputs)
+    model = sk.SCSModel(inputs, keras.layers.Dense(C)(h))
+    model.compile(keras.optimizers.Adam(0.02), SCE,
+                  truncation=sk.STSGD(1.0, final_rate=0.5, decay_steps=10))
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0)
+    assert len(model.scs_cells()) == 2
+    assert history.history["truncation_rate"][-1] == pytest.approx(0.5)
+    assert history.history["loss"][-1] < history.history["loss"][0]
