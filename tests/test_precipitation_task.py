@@ -1,0 +1,304 @@
+"""Precipitation nowcasting task: models, loss, pipeline, example CLI, export."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import scs_keras as sk
+from scs_keras.tasks.precipitation import models as M
+from scs_keras.tasks.precipitation import pipeline as P
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N, T_OUT, SIZE, WIDTHS = 3, 2, 16, (4, 8)
+
+
+def load_example():
+    path = os.path.join(ROOT, "examples", "precipitation_forecasting.py")
+    spec = importlib.util.spec_from_file_location("precipitation_forecasting", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ----------------------------------------------------------------------------
+# Models.
+# ----------------------------------------------------------------------------
+
+
+def recurrent_layers(model, role):
+    return sorted((layer for layer in model.layers if layer.name.startswith(role + "_")),
+                  key=lambda layer: layer.name)
+
+
+def test_builders_shapes_and_equal_depth_and_width():
+    scs = M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS)
+    lstm = M.build_convlstm_forecaster(N, T_OUT, SIZE, widths=WIDTHS)
+    assert isinstance(scs, sk.SCSModel)
+    assert tuple(scs.inputs[0].shape) == (None, N, SIZE, SIZE, 1)
+    assert tuple(lstm.inputs[0].shape) == (None, N, SIZE, SIZE, 1)
+    assert sorted(scs.output) == ["forecast", "spatial"]
+    assert sorted(lstm.output) == ["forecast"]
+    for out in (scs.output["forecast"], scs.output["spatial"], lstm.output["forecast"]):
+        assert tuple(out.shape) == (None, T_OUT, SIZE, SIZE, 1)
+    for role in ("encoder", "forecaster"):
+        a, b = recurrent_layers(scs, role), recurrent_layers(lstm, role)
+        assert len(a) == len(b) == len(WIDTHS)
+        assert [layer.filters for layer in a] == [layer.filters for layer in b] == list(WIDTHS)
+        assert all(isinstance(layer, sk.ConvSCS2D) for layer in a)
+        assert all(isinstance(layer, keras.layers.ConvLSTM2D) for layer in b)
+    print(f"\nparams: SCS {scs.count_params():,}, ConvLSTM {lstm.count_params():,} "
+          f"(widths {WIDTHS}, {len(WIDTHS)} encoder + {len(WIDTHS)} forecaster layers)")
+    # The T¹ head shares every weight: it adds no parameter.
+    no_t1 = M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS, spatial_head=False)
+    assert no_t1.count_params() == scs.count_params()
+    x = np.random.default_rng(0).random((2, N, SIZE, SIZE, 1)).astype("float32")
+    out = scs(x)
+    for key in ("forecast", "spatial"):
+        assert out[key].shape == (2, T_OUT, SIZE, SIZE, 1)
+        assert 0.0 <= float(tf.reduce_min(out[key])) <= float(tf.reduce_max(out[key])) <= 1.0
+    # The T¹ forecast has no time: the same frame at every lead.
+    np.testing.assert_allclose(out["spatial"][:, 0], out["spatial"][:, -1])
+    predictor = M.forecast_only(lstm)
+    assert predictor.output_shape == (None, T_OUT, SIZE, SIZE, 1)
+
+
+def test_forecast_depends_on_the_whole_history():
+    model = M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS, output_bias=0.0)
+    x = np.random.default_rng(1).random((2, N, SIZE, SIZE, 1)).astype("float32")
+    y = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(y)
+        out = tf.reduce_sum(model(y)["forecast"])
+    grad = tape.gradient(out, y).numpy()
+    # The first observed frame reaches the forecast only through the
+    # encoder's states handed to the forecaster.
+    assert np.abs(grad[:, 0]).sum() > 0
+
+
+def test_scs_forecaster_saves_and_reloads(tmp_path):
+    model = M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS, next_frame_head=True)
+    assert tuple(model.output["next_frame"].shape) == (None, N - 1, SIZE, SIZE, 1)
+    x = np.random.default_rng(4).random((2, N, SIZE, SIZE, 1)).astype("float32")
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    clone = keras.saving.load_model(path)
+    assert isinstance(clone, sk.SCSModel)
+    for key, value in model(x).items():
+        np.testing.assert_allclose(clone(x)[key], value, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(image_size=18), "divisible"),
+        (dict(input_frames=1, next_frame_head=True), "next_frame_head"),
+        (dict(widths=()), "widths"),
+        (dict(widths=(4, 0)), "widths"),
+        (dict(strides=(2,)), "strides"),
+        (dict(input_frames=0), "input_frames"),
+        (dict(target_frames=-1), "target_frames"),
+        (dict(truncation_rate=1.5), "truncation_rate"),
+    ],
+)
+def test_builder_arguments_are_validated(kwargs, match):
+    args = dict(input_frames=N, target_frames=T_OUT, image_size=SIZE, widths=WIDTHS)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        M.build_scs_forecaster(**args)
+
+
+def test_spatial_stream_equals_the_layers_t1_stream():
+    layer = M.StreamConvSCS2D(4, 3, strides=2, return_sequences=True, return_state=True)
+    x = np.random.default_rng(2).random((2, 3, 8, 8, 1)).astype("float32")
+    out, state = layer(x)
+    sigma = layer(x, stream="spatial")
+    assert sigma.shape == out.shape
+    _, expected, _ = layer.call_streams(tf.constant(x))
+    np.testing.assert_allclose(sigma, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="stream"):
+        layer(x, stream="temporal")
+
+
+# ----------------------------------------------------------------------------
+# Loss.
+# ----------------------------------------------------------------------------
+
+
+def numpy_weights(y):
+    dbz = 70.0 * y.astype(np.float64) - 10.0
+    rate = (10.0 ** (dbz / 10.0) / 200.0) ** (1.0 / 1.6)
+    w = np.ones_like(rate)
+    for edge, value in ((2, 2), (5, 5), (10, 10), (30, 30)):
+        w[rate >= edge] = value
+    return w
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loss_against_numpy(weighted):
+    rng = np.random.default_rng(3)
+    y = rng.random((4, T_OUT, 6, 6, 1)).astype("float32")
+    p = rng.random((4, T_OUT, 6, 6, 1)).astype("float32")
+    loss = M.NowcastingLoss(mse_weight=0.7, mae_weight=1.3, intensity_weighted=weighted)
+    err = p.astype(np.float64) - y
+    per_pixel = 0.7 * err ** 2 + 1.3 * np.abs(err)
+    if weighted:
+        per_pixel *= numpy_weights(y)
+    assert float(loss(y, p)) == pytest.approx(per_pixel.mean(), rel=1e-5)
+    np.testing.assert_allclose(loss.call(y, p), per_pixel.mean(axis=(1, 2, 3, 4)), rtol=1e-5)
+
+
+def test_rain_weights_buckets_and_validation():
+    y = np.array([0.0, 0.54, 0.55, 0.62, 0.66, 0.74, 1.0], "float32")
+    np.testing.assert_allclose(M.rain_intensity_weights(y), numpy_weights(y))
+    with pytest.raises(ValueError, match="weights"):
+        M.NowcastingLoss(thresholds=(2.0, 5.0), weights=(1.0, 2.0))
+    with pytest.raises(ValueError, match="increasing"):
+        M.NowcastingLoss(thresholds=(5.0, 2.0), weights=(1.0, 2.0, 3.0))
+    with pytest.raises(ValueError, match="mse_weight"):
+        M.NowcastingLoss(mse_weight=0.0, mae_weight=0.0)
+
+
+def test_compile_forecaster_checks_its_arguments():
+    scs = M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS)
+    with pytest.raises(ValueError, match="threshold"):
+        M.compile_forecaster(scs, truncation="astsgd")
+    with pytest.raises(ValueError, match="truncation"):
+        M.compile_forecaster(scs, truncation="sometimes")
+    lstm = M.build_convlstm_forecaster(N, T_OUT, SIZE, widths=WIDTHS)
+    with pytest.raises(ValueError, match="no SCS cells"):
+        M.compile_forecaster(lstm, truncation="stsgd")
+    no_t1 = M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS, spatial_head=False)
+    with pytest.raises(ValueError, match="T¹"):
+        M.compile_forecaster(no_t1, truncation="astsgd", threshold=0.1)
+    M.compile_forecaster(lstm)  # "auto": no schedule for a ConvLSTM
+    M.compile_forecaster(scs, threshold=0.1)
+    assert isinstance(scs._truncation, sk.ASTSGD)
+    assert scs._truncation.threshold == pytest.approx(0.1)
+
+
+def test_strip_images():
+    imgs = P.strip_images(np.zeros((2, 3, 8, 8, 1)), np.ones((2, 2, 8, 8, 1)),
+                          np.full((2, 2, 8, 8, 1), 0.5))
+    assert imgs["radar/input"].shape == (2, 8, 3 * 8 + 2 * 2, 1)
+    assert imgs["radar/prediction"].shape == (2, 8, 2 * 8 + 2, 1)
+    assert imgs["radar/panel"].shape == (2, 3 * 8 + 2 * 2, 28, 1)
+
+
+# ----------------------------------------------------------------------------
+# Example command line.
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "transformer"], "invalid choice"),
+        (["--epochs", "0"], "--epochs"),
+        (["--model", "persistence", "--export"], "--export needs a neural model"),
+        (["--image-size", "20", "--widths", "4,8,16"], "divisible"),
+        (["--widths", "4,x"], "--widths"),
+        (["--format", "netcdf"], "invalid choice"),
+    ],
+)
+def test_example_rejects_bad_arguments(argv, message, capsys):
+    example = load_example()
+    with pytest.raises(SystemExit) as info:
+        example.parse_args(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_example_model_choice():
+    example = load_example()
+    assert example.parse_args(["--compare"]).models == list(P.MODEL_NAMES)
+    assert example.parse_args(["--model", "all"]).models == list(P.MODEL_NAMES)
+    args = example.parse_args(["--model", "convlstm", "--export"])
+    assert args.models == ["convlstm"] and args.export_model == "convlstm"
+
+
+# ----------------------------------------------------------------------------
+# End to end.
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rain")
+    return P.generated_data(str(root), "png", image_size=SIZE, train_events=4, test_events=1,
+                            frames_per_event=12, seed=0)
+
+
+@pytest.mark.slow
+def test_end_to_end_training_lowers_the_loss_and_the_export_reloads(tiny_data, tmp_path):
+    train, test, info = P.load_datasets(tiny_data["train"], tiny_data["test"], N, T_OUT,
+                                        batch_size=8, stride=1)
+    assert info["image_size"] == (SIZE, SIZE) and info["train_windows"] == 4 * 8
+    model = P.make_candidate("scs", N, T_OUT, SIZE, widths=WIDTHS, seed=0)
+    theta = M.persistence_loss(train)
+    logdir = str(tmp_path / "logs")
+    history = P.train_forecaster(model, train, epochs=4, val_ds=test, logdir=logdir,
+                                 verbose=0, threshold=theta, learning_rate=5e-3)
+    losses = history.history["forecast_loss"]
+    assert losses[-1] < losses[0]
+    rates = history.history["truncation_rate"]
+    assert len(rates) == 4 and all(0.0 <= r <= 1.0 for r in rates)
+    assert os.listdir(os.path.join(logdir, "images"))  # picture strips
+    assert os.path.isdir(os.path.join(logdir, "train"))  # scalars
+    scores = P.evaluate_forecaster(model, test, T_OUT)
+    assert set(P.TABLE_COLUMNS[1:10]) <= set(scores)
+    assert len(scores["per_lead"]["mse"]) == T_OUT
+
+    x, _ = P.fixed_sample(test, 3)
+    expected = M.forecast_only(model)(x, training=False).numpy()
+    path = P.export_forecaster(model, str(tmp_path / "saved_models" / "precipitation"))
+    assert path.endswith(os.path.join("precipitation", "1"))
+    np.save(tmp_path / "x.npy", x)
+    script = textwrap.dedent(f"""
+        import json, sys
+        import numpy as np
+        import tensorflow as tf
+        loaded = tf.saved_model.load({path!r})
+        fn = loaded.signatures["serving_default"]
+        spec = fn.structured_input_signature[1]["frames"]
+        out = fn(frames=tf.constant(np.load({str(tmp_path / 'x.npy')!r})))
+        np.save({str(tmp_path / 'y.npy')!r}, out["forecast"].numpy())
+        print(json.dumps({{"scs_keras": any(m.startswith("scs_keras") for m in sys.modules),
+                          "keras": "keras" in sys.modules, "shape": spec.shape.as_list(),
+                          "outputs": sorted(fn.structured_outputs)}}))
+    """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=str(tmp_path), env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"scs_keras": False, "keras": report["keras"],
+                      "shape": [None, N, SIZE, SIZE, 1], "outputs": ["forecast"]}
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_hdf5_data_and_the_example_baselines(tmp_path, capsys):
+    example = load_example()
+    argv = ["--format", "hdf5", "--data-root", str(tmp_path / "gen"), "--model",
+            "persistence", "--image-size", str(SIZE), "--input-frames", str(N),
+            "--target-frames", str(T_OUT), "--train-events", "2", "--test-events", "1",
+            "--frames-per-event", "8", "--stride", "1", "--batch-size", "4"]
+    assert example.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "generated HDF5" in out
+    table = out.strip().splitlines()
+    assert table[-3].startswith("| model | mse | mae | ssim | csi_20dbz")
+    assert table[-1].startswith("| persistence |")
+    # The HDF5 file is read through tensorflow-io and yields [0, 1] windows.
+    h5 = [f for f in os.listdir(tmp_path / "gen" / os.listdir(tmp_path / "gen")[0])
+          if f.endswith(".h5")]
+    assert sorted(h5) == ["test.h5", "train.h5"]
