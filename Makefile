@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test test-fast bench docs clean
+.PHONY: venv demo quickstart test test-fast bench clean
 
 # Re-install only when the pins or setup.py change.
 $(STAMP): requirements.txt setup.py
@@ -18,7 +18,12 @@ $(STAMP): requirements.txt setup.py
 
 venv: $(STAMP)
 
+# The main job: precipitation nowcasting on generated radar data, SCS against
+# ConvLSTM, persistence and optical flow, then a SavedModel export.
 demo: $(STAMP)
+	$(PY) examples/precipitation_forecasting.py --compare --export
+
+quickstart: $(STAMP)
 	$(PY) examples/quickstart.py
 
 test: $(STAMP)

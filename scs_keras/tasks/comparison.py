@@ -3,7 +3,7 @@
 import time
 
 
-def format_table(rows, columns, floatfmt="{:.4f}"):
+def format_table(rows, columns, floatfmt="{:.4g}"):
     """Renders ``rows`` (dicts) as a Markdown table with ``columns`` in order.
 
     Example:
@@ -11,7 +11,7 @@ def format_table(rows, columns, floatfmt="{:.4f}"):
     >>> print(format_table([{"model": "scs", "acc": 0.9}], ["model", "acc"]))
     | model | acc |
     |---|---|
-    | scs | 0.9000 |
+    | scs | 0.9 |
     """
     def cell(value):
         if isinstance(value, float):
