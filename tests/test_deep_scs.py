@@ -105,6 +105,10 @@ def test_single_layer_call_streams_and_strided_conv_streams():
     np.testing.assert_allclose(sigma, sigma_ref, atol=1e-5)
     np.testing.assert_allclose(tau, tau_ref, atol=1e-5)
     np.testing.assert_allclose(h, layer(x), atol=1e-6)
+    c0 = RNG.uniform(0, 1, (B, D)).astype("float32")
+    h0, _, tau0 = layer.call_streams(tf.constant(x), initial_state=[c0])
+    np.testing.assert_allclose(h0, layer(x, initial_state=[c0]), atol=1e-6)
+    np.testing.assert_allclose(tau0, tau, atol=0)  # T² always starts at zero
 
     frames = RNG.normal(0, 1, (2, 3, 8, 8, 2)).astype("float32")
     conv = DeepSCS([3, 5], strides=[2, 1], decoupled=True, return_sequences=False)

@@ -379,7 +379,7 @@ class SCSRNNBase(keras.layers.RNN):
         return tf.scan(step, (z, m), initializer=c0)
 
     def call_streams(self, inputs, spatial_inputs=None, temporal_inputs=None,
-                     training=False):
+                     training=False, initial_state=None):
         """Runs the coupled stream and the decoupled T¹/T² streams (SPEC §3).
 
         Args:
@@ -390,6 +390,8 @@ class SCSRNNBase(keras.layers.RNN):
                 defaults to ``inputs``.
             training: Whether truncation is active (coupled stream only: the
                 pure streams are auxiliary and are never truncated).
+            initial_state: Optional list with the coupled stream's initial
+                state (the pure temporal stream always starts from zeros).
 
         Returns:
             ``(output, spatial, temporal)`` sequences, each ``(B, T, ...)``:
@@ -415,8 +417,10 @@ class SCSRNNBase(keras.layers.RNN):
         zeros = cell.to_channels_last(self.get_initial_state(tf.shape(x)[0])[0])
         # Only the coupled stream carries state across clips (SPEC §7); the
         # auxiliary pure streams restart from zeros.
-        c0 = (zeros if self._carry_in is None
-              else cell.to_channels_last(self._carry_in[0]))
+        if initial_state is None:
+            initial_state = self._carry_in
+        c0 = (zeros if initial_state is None
+              else cell.to_channels_last(tf.convert_to_tensor(initial_state[0])))
         rec_act = cell.recurrent_activation
 
         def step(carry, elems):
