@@ -285,6 +285,33 @@ class SCSRNNBase(keras.layers.RNN):
     the result equals ``keras.layers.RNN(cell)``.
     """
 
+    _LAYER_ARGS = ("name", "dtype", "trainable", "input_shape", "batch_size")
+
+    def __init__(self, make_cell, ndim, layout, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False,
+                 zero_output_for_mask=False, fused=True, **kwargs):
+        """Builds the cell from the cell arguments in ``kwargs``.
+
+        ``make_cell(dtype=..., **cell_kwargs)`` creates the cell; ``ndim``
+        and ``layout`` describe the expected input (for errors).
+        """
+        layer_kwargs = {k: kwargs.pop(k) for k in self._LAYER_ARGS if k in kwargs}
+        kwargs.pop("unroll", None)  # the fused path never unrolls
+        kwargs.pop("cell", None)
+        cell = make_cell(dtype=layer_kwargs.get("dtype"), **kwargs)
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            zero_output_for_mask=zero_output_for_mask,
+            **layer_kwargs,
+        )
+        self.fused = bool(fused)
+        self._layout = layout
+        self.input_spec = keras.layers.InputSpec(ndim=ndim)
+
     # Overlap-coherence training (SCSModel, SPEC §7) sets `_carry_in` to the
     # states to start from and reads the final states from `_carry_out`,
     # within one traced training step.
@@ -292,6 +319,7 @@ class SCSRNNBase(keras.layers.RNN):
     _carry_out = None
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        self._check_sequences(sequences, self.input_spec.ndim, self._layout)
         if initial_state is None and self._carry_in is not None:
             initial_state = self._carry_in
         return super().call(
@@ -463,6 +491,8 @@ class SCSRNNBase(keras.layers.RNN):
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
             "stateful": self.stateful,
+            "zero_output_for_mask": self.zero_output_for_mask,
+            "fused": self.fused,
         }
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):

@@ -284,57 +284,21 @@ class ConvSCS(SCSRNNBase):
     ``go_backwards``, ``stateful`` and ``zero_output_for_mask``.
     """
 
-    def __init__(
-        self,
-        rank,
-        filters,
-        kernel_size,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        zero_output_for_mask=False,
-        fused=True,
-        **kwargs,
-    ):
-        layer_kwargs = {
-            k: kwargs.pop(k)
-            for k in ("name", "dtype", "trainable", "input_shape", "batch_size")
-            if k in kwargs
-        }
-        kwargs.pop("unroll", None)
-        cell = ConvSCSCell(rank, filters, kernel_size,
-                           dtype=layer_kwargs.get("dtype"),
-                           name="conv_scs_cell", **kwargs)
+    def __init__(self, rank, filters, kernel_size, **kwargs):
         super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            zero_output_for_mask=zero_output_for_mask,
-            **layer_kwargs,
+            lambda **cell_kwargs: ConvSCSCell(
+                rank, filters, kernel_size, name="conv_scs_cell", **cell_kwargs
+            ),
+            ndim=rank + 3, layout="(batch, time, *spatial, channels)", **kwargs,
         )
         self.rank = rank
-        self.fused = bool(fused)
-        self.input_spec = keras.layers.InputSpec(ndim=rank + 3)
 
     @property
     def filters(self):
         return self.cell.filters
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        self._check_sequences(
-            sequences, self.rank + 3, "(batch, time, *spatial, channels)"
-        )
-        return super().call(
-            sequences, initial_state=initial_state, mask=mask, training=training
-        )
-
     def get_config(self):
         config = super().get_config()
-        config["zero_output_for_mask"] = self.zero_output_for_mask
-        config["fused"] = self.fused
         config.pop("rank", None)
         return config
 

@@ -161,50 +161,12 @@ class SCS(SCSRNNBase):
     TensorShape([4, 10, 16])
     """
 
-    def __init__(
-        self,
-        units,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        zero_output_for_mask=False,
-        fused=True,
-        **kwargs,
-    ):
-        layer_kwargs = {
-            k: kwargs.pop(k)
-            for k in ("name", "dtype", "trainable", "input_shape", "batch_size")
-            if k in kwargs
-        }
-        kwargs.pop("unroll", None)
-        kwargs.pop("cell", None)
-        cell = SCSCell(units, dtype=layer_kwargs.get("dtype"), name="scs_cell",
-                       **kwargs)
+    def __init__(self, units, **kwargs):
         super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            zero_output_for_mask=zero_output_for_mask,
-            **layer_kwargs,
+            lambda **cell_kwargs: SCSCell(units, name="scs_cell", **cell_kwargs),
+            ndim=3, layout="(batch, time, features)", **kwargs,
         )
-        self.fused = bool(fused)
-        self.input_spec = keras.layers.InputSpec(ndim=3)
 
     @property
     def units(self):
         return self.cell.units
-
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        self._check_sequences(sequences, 3, "(batch, time, features)")
-        return super().call(
-            sequences, initial_state=initial_state, mask=mask, training=training
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config["zero_output_for_mask"] = self.zero_output_for_mask
-        config["fused"] = self.fused
-        return config
