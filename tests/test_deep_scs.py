@@ -118,6 +118,22 @@ def test_single_layer_call_streams_and_strided_conv_streams():
     assert np.all(out["temporal"].numpy() >= 0)  # relu
 
 
+def test_decoupled_stacks_chain_through_a_dict_of_streams():
+    x = dense_input()
+    whole = DeepSCS([D, D, D, D], layer_type="dense", decoupled=True)
+    whole(x)
+    first = DeepSCS([D, D], layer_type="dense", decoupled=True)
+    second = DeepSCS([D, D], layer_type="dense", decoupled=True)
+    second(first(x))
+    first.set_weights(whole.get_weights()[:len(first.weights)])
+    second.set_weights(whole.get_weights()[len(first.weights):])
+    chained, direct = second(first(x)), whole(x)
+    for stream in ("output", "spatial", "temporal"):
+        np.testing.assert_allclose(chained[stream], direct[stream], atol=1e-6)
+    with pytest.raises(ValueError, match="decoupled=True"):
+        DeepSCS([D], layer_type="dense")(first(x))
+
+
 def test_masking_passes_through_the_stack():
     x = dense_input()
     x[0, -2:] = 0.0

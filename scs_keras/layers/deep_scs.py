@@ -68,7 +68,8 @@ class DeepSCS(keras.layers.Layer):
         truncation_mode: ``"temporal"``, ``"exclusive"`` or ``"none"``.
         decoupled: If ``True`` the layer also runs the T¹ (spatial-only) and
             T² (temporal-only) streams through the whole stack (SPEC §3) and
-            returns a dict ``{"output", "spatial", "temporal"}``.  Each stream
+            returns a dict ``{"output", "spatial", "temporal"}``.  It then
+            also accepts such a dict as input, to chain stacks.  Each stream
             gets its own batch-norm statistics; weights are shared.
         return_sequences: Whether to return whole sequences (default) or the
             last step.
@@ -182,6 +183,8 @@ class DeepSCS(keras.layers.Layer):
         self.shortcut_norms = {}
 
     def build(self, input_shape):
+        if isinstance(input_shape, dict):  # streams of a previous stack
+            input_shape = input_shape["output"]
         if len(input_shape) < 3:
             raise ValueError(
                 "DeepSCS expects sequences (batch, time, ...); received shape "
@@ -237,6 +240,10 @@ class DeepSCS(keras.layers.Layer):
         return tf.nn.relu(y)
 
     def call(self, inputs, mask=None, training=False):
+        if isinstance(inputs, dict) and not self.decoupled:
+            raise ValueError(
+                "A dict of streams needs decoupled=True; pass a tensor otherwise."
+            )
         if self.decoupled:
             return self._call_decoupled(inputs, training)
         x = inputs
@@ -254,7 +261,15 @@ class DeepSCS(keras.layers.Layer):
         return _last_valid_step(x, mask)
 
     def _call_decoupled(self, inputs, training):
-        xs = {s: inputs for s in STREAMS}
+        # A tensor starts all three streams (the first stack of a network); a
+        # dict continues the streams of a previous decoupled stack.
+        if isinstance(inputs, dict):
+            missing = [s for s in STREAMS if s not in inputs]
+            if missing:
+                raise ValueError(f"Missing streams {missing} in the input dict.")
+            xs = {s: inputs[s] for s in STREAMS}
+        else:
+            xs = {s: inputs for s in STREAMS}
         block_inputs = None
         for i, layer in enumerate(self.scs_layers):
             if i % 2 == 0:
@@ -281,6 +296,8 @@ class DeepSCS(keras.layers.Layer):
         return mask
 
     def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, dict):
+            input_shape = input_shape["output"]
         shape = tuple(input_shape)
         for layer in self.scs_layers:
             shape = layer.compute_output_shape(shape)
