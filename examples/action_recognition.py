@@ -13,8 +13,7 @@ Kinetics or extracted frames).
 Examples::
 
     # train the SCS network, log to TensorBoard, export a SavedModel
-    python examples/action_recognition.py --epochs 30 --logdir logs/action \\
-        --export
+    python examples/action_recognition.py --logdir logs/action --export
     # a baseline instead: cnn, cnn_lstm or convlstm
     python examples/action_recognition.py --model convlstm
     # overlap-coherence truncated BPTT (SPEC §7): 3 clips of 4 frames, r=0.25
@@ -23,10 +22,11 @@ Examples::
     python examples/action_recognition.py --flow
     # the results tables of docs/action_recognition.md
     python examples/action_recognition.py --compare
-    python examples/action_recognition.py --depth-sweep 2,6,10
+    python examples/action_recognition.py --depth-sweep 2,6,10 --no-aux --epochs 10
+    python examples/action_recognition.py --ablation --lr 0.003
     # a real data set
     python examples/action_recognition.py --data-dir /data/UCF-101 --size 112 \\
-        --frames 16 --widths 64,128,256,512 --depth 15 --stem 7,2,pool
+        --frames 16 --widths 64,128,256,512 --depth 15 --stem 7,2,pool --batch-size 8
 """
 
 import argparse
@@ -131,7 +131,8 @@ def build_parser():
     d = p.add_argument_group("data")
     d.add_argument("--data-dir", help="real data set root (default: generated motion videos)")
     d.add_argument("--layout", default="ucf101",
-                   choices=("ucf101", "folders", "hmdb51", "kinetics", "frames"))
+                   choices=("ucf101", "folders", "hmdb51", "kinetics", "frames"),
+                   help="on-disk layout of --data-dir")
     d.add_argument("--split-index", type=int, default=1, help="UCF-101 split 1-3")
     d.add_argument("--generated-dir", default=DEFAULT_DATA_DIR,
                    help="cache folder of the generated data")
@@ -154,16 +155,18 @@ def build_parser():
     m.add_argument("--flow", action="store_true",
                    help="T² optical-flow heads after every stage (SCS)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=12)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
+    t.add_argument("--epochs", type=int, default=12, help="training epochs (every model)")
+    t.add_argument("--batch-size", type=int, default=32, help="clips per batch")
+    t.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     t.add_argument("--truncation-rate", type=float, default=0.5, help="STSGD rate q")
     t.add_argument("--truncation-mode", default="exclusive",
-                   choices=("exclusive", "temporal", "none"))
+                   choices=("exclusive", "temporal", "none"), help="SPEC §4 mode")
     t.add_argument("--clips", type=parse_clips, default=None, metavar="K,n,r",
                    help="overlap-coherence training on K clips of n frames, overlap r")
-    t.add_argument("--coherence-weight", type=float, default=1000.0)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--coherence-weight", type=float, default=1000.0,
+                   help="λ of the overlap-coherence loss (on probabilities)")
+    t.add_argument("--seed", type=int, default=0,
+                   help="seed of the generated videos, the pipeline and the weights")
     o = p.add_argument_group("outputs")
     o.add_argument("--logdir", help="TensorBoard folder (scalars, truncation_rate, pictures)")
     o.add_argument("--export", nargs="?", const=DEFAULT_EXPORT_DIR, default=None,

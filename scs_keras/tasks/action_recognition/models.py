@@ -223,7 +223,17 @@ class StreamDeepSCS(DeepSCS):
     takes a dict ``{"output", "spatial", "temporal"}`` (the result of a
     previous decoupled stack) and continues each stream from its own input.
     Arguments are those of :class:`scs_keras.DeepSCS`.
+
+    Its SCS layers are named ``<stack name>_scs_<i>`` instead of ``scs_<i>``:
+    ``SCSModel``'s overlap-coherence training carries each layer's state from
+    clip to clip keyed by layer name, so names must be unique in a model that
+    holds several stacks.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for i, layer in enumerate(self.scs_layers):
+            layer.name = f"{self.name}_scs_{i}"
 
     def build(self, input_shape):
         if isinstance(input_shape, dict):
