@@ -198,7 +198,7 @@ class SCSModel(keras.Model):
     def _with_rate(self, logs):
         logs = dict(logs)
         if self._truncation is not None:
-            logs["truncation_rate"] = self.truncation_rate.value
+            logs["truncation_rate"] = tf.convert_to_tensor(self.truncation_rate)
         return logs
 
     def _update_truncation(self, y, y_pred):
@@ -312,7 +312,8 @@ class SCSModel(keras.Model):
                 if settings.per_step_targets else y
             )
             for layer in layers:
-                layer._carry_in = None if carried is None else carried[layer.name]
+                # Keyed by object: layer names repeat across nested stacks.
+                layer._carry_in = None if carried is None else carried.get(id(layer))
                 layer._carry_out = None
             with tf.GradientTape() as tape:
                 y_pred = self(clip, training=True)
@@ -346,7 +347,7 @@ class SCSModel(keras.Model):
             total = total + loss
             previous = (start, frames)
             carried = {
-                layer.name: [tf.stop_gradient(s) for s in layer._carry_out]
+                id(layer): [tf.stop_gradient(s) for s in layer._carry_out]
                 for layer in layers if layer._carry_out is not None
             }
             self.compute_metrics(clip, y_clip, y_pred, sample_weight=sample_weight)

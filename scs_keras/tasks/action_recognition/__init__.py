@@ -19,7 +19,6 @@ from scs_keras.tasks.action_recognition.models import (  # noqa: F401
     RESNET18_SHAPE,
     ClipScoreLoss,
     FrameStandardization,
-    StreamDeepSCS,
     build_action_model,
     build_cnn_action_model,
     build_cnn_lstm_action_model,

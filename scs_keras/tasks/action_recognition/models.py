@@ -62,7 +62,6 @@ __all__ = [
     "MODEL_NAMES",
     "ClipScoreLoss",
     "FrameStandardization",
-    "StreamDeepSCS",
     "stage_layout",
     "build_action_model",
     "build_scs_action_model",
@@ -206,75 +205,6 @@ def stage_layout(depth, widths, stage_depths=None):
         first_stride = 1 if i == 0 else 2
         stages.append([(width, first_stride if j == 0 else 1) for j in range(count)])
     return stages
-
-
-# ---------------------------------------------------------------------------
-# A DeepSCS that passes the decoupled streams on
-# ---------------------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(package="scs_keras")
-class StreamDeepSCS(DeepSCS):
-    """``DeepSCS`` whose decoupled mode also accepts the three streams.
-
-    ``DeepSCS(decoupled=True)`` feeds one input to all three streams (it is
-    meant to be the first block).  To chain stacks, e.g. a 7×7 stem, a
-    max-pool and stages with their own T² flow heads, this subclass also
-    takes a dict ``{"output", "spatial", "temporal"}`` (the result of a
-    previous decoupled stack) and continues each stream from its own input.
-    Arguments are those of :class:`scs_keras.DeepSCS`.
-
-    Its SCS layers are named ``<stack name>_scs_<i>`` instead of ``scs_<i>``:
-    ``SCSModel``'s overlap-coherence training carries each layer's state from
-    clip to clip keyed by layer name, so names must be unique in a model that
-    holds several stacks.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for i, layer in enumerate(self.scs_layers):
-            layer.name = f"{self.name}_scs_{i}"
-
-    def build(self, input_shape):
-        if isinstance(input_shape, dict):
-            input_shape = input_shape["output"]
-        super().build(input_shape)
-
-    def call(self, inputs, mask=None, training=False):
-        if isinstance(inputs, dict):
-            if not self.decoupled:
-                raise ValueError(
-                    "A dict of streams needs decoupled=True; pass a tensor otherwise."
-                )
-            return self._call_stream_dict(inputs, training)
-        return super().call(inputs, mask=mask, training=training)
-
-    def _call_stream_dict(self, inputs, training):
-        # Same loop as DeepSCS._call_decoupled, starting from three streams.
-        xs = {s: inputs[s] for s in STREAMS}
-        block_inputs = None
-        for i, layer in enumerate(self.scs_layers):
-            if i % 2 == 0:
-                block_inputs = dict(xs)
-            h, sigma, tau = layer.call_streams(
-                xs["output"], xs["spatial"], xs["temporal"], training=training
-            )
-            xs = {"output": h, "spatial": sigma, "temporal": tau}
-            if self.batch_norm:
-                xs = {s: self.norms[s][i](v, training=training) for s, v in xs.items()}
-            if self.residual and i % 2 == 1:
-                xs = {
-                    s: v + self._shortcut(block_inputs[s], i - 1, s, training)
-                    for s, v in xs.items()
-                }
-        if not self.return_sequences:
-            xs = {s: v[:, -1] for s, v in xs.items()}
-        return xs
-
-    def compute_output_shape(self, input_shape):
-        if isinstance(input_shape, dict):
-            input_shape = input_shape["output"]
-        return super().compute_output_shape(input_shape)
 
 
 # ---------------------------------------------------------------------------
@@ -509,7 +439,7 @@ def build_scs_action_model(
         return value
 
     stem_width = stages[0][0][0]
-    x = StreamDeepSCS([stem_width], strides=[stem_stride], kernel_size=stem_kernel,
+    x = DeepSCS([stem_width], strides=[stem_stride], kernel_size=stem_kernel,
                       seed=next_seed(1), name="stem", **common)(x)
     if stem_pool:
         x = ({s: _frame_pool(v, f"stem_pool_{s}") for s, v in x.items()}
@@ -518,7 +448,7 @@ def build_scs_action_model(
     for k, stage in enumerate(stages[1:], start=1):
         filters = [w for w, _ in stage]
         strides = [s for _, s in stage]
-        x = StreamDeepSCS(filters, strides=strides, kernel_size=kernel_size,
+        x = DeepSCS(filters, strides=strides, kernel_size=kernel_size,
                           seed=next_seed(len(stage)), name=f"stage_{k}", **common)(x)
         if f"flow_{k}" in flow_names:
             extra[f"flow_{k}"] = _flow_head(x["temporal"], filters[-1], f"flow_{k}")
