@@ -290,3 +290,11 @@ def test_rnn_of_cells_trains_under_a_schedule():
     assert len(model.scs_cells()) == 2
     assert history.history["truncation_rate"][-1] == pytest.approx(0.5)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_schedule_logs_when_run_eagerly():
+    x, y = data()
+    model = classifier()
+    model.compile("sgd", SCE, truncation=sk.STSGD(0.4), run_eagerly=True)
+    history = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert history.history["truncation_rate"] == [pytest.approx(0.4)]
