@@ -47,3 +47,22 @@ def test_fused_gradients_equal_autodiff_of_the_loop(factory, shape):
     for name, a, b in zip(names, got, want):
         assert np.abs(b.numpy()).max() > 0, name
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("factory, shape", CASES[:3])
+def test_recomputed_spatial_stream_gives_the_same_gradients(factory, shape):
+    kwargs = dict(return_sequences=True, return_state=True, truncation_mode="none")
+    kept, recomputed = factory(**kwargs), factory(recompute_spatial=True, **kwargs)
+    x = RNG.normal(0, 1, shape).astype("float32")
+    h, state = kept(x)
+    recomputed(x)
+    recomputed.set_weights(kept.get_weights())
+    c0 = RNG.uniform(0, 1, state.shape).astype("float32")
+    upstream = RNG.normal(0, 1, h.shape).astype("float32")
+    state_upstream = RNG.normal(0, 1, state.shape).astype("float32")
+    got = gradients(recomputed, x, c0, upstream, state_upstream)
+    want = gradients(kept, x, c0, upstream, state_upstream)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert recomputed.get_config()["recompute_spatial"] is True
+    np.testing.assert_allclose(recomputed(x)[0], h, atol=1e-6)

@@ -261,6 +261,37 @@ def _per_step(keep, x):
     return tf.reshape(keep, [1, -1] + [1] * (len(x.shape) - 2))
 
 
+def _gated_spatial(cell, x, gate):
+    """``h = act(W_s * x + b_s) ⊙ gate`` over all frames, keeping only ``x``
+    and ``gate`` for the backward pass.
+
+    The spatial stream ``s`` is recomputed there (one batched projection)
+    instead of being held from the forward pass: with ``x`` held anyway (its
+    projection weights need it) and ``gate`` held by the recurrence, this
+    saves a full-size tensor per layer in deep stacks.
+    """
+    def spatial(x):
+        return cell.activation(_per_frame(cell.spatial_projection, x))
+
+    @tf.custom_gradient
+    def run(x, gate):
+        def grad(dh, variables=None):
+            # Gated on dh so that TensorFlow does not run the recomputation
+            # early, right after the forward pass, for every layer at once.
+            with tf.control_dependencies([dh]):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    s = spatial(x)
+                grads = tape.gradient(
+                    s, [x] + list(variables or []), output_gradients=dh * gate
+                )
+                return (grads[0], dh * s), grads[1:]
+
+        return spatial(x) * gate, grad
+
+    return run(x, gate)
+
+
 def _swap_batch_time(x):
     return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
 
@@ -289,7 +320,8 @@ class SCSRNNBase(keras.layers.RNN):
 
     def __init__(self, make_cell, ndim, layout, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False,
-                 zero_output_for_mask=False, fused=True, **kwargs):
+                 zero_output_for_mask=False, fused=True, recompute_spatial=False,
+                 **kwargs):
         """Builds the cell from the cell arguments in ``kwargs``.
 
         ``make_cell(dtype=..., **cell_kwargs)`` creates the cell; ``ndim``
@@ -309,6 +341,7 @@ class SCSRNNBase(keras.layers.RNN):
             **layer_kwargs,
         )
         self.fused = bool(fused)
+        self.recompute_spatial = bool(recompute_spatial)
         self._layout = layout
         self.input_spec = keras.layers.InputSpec(ndim=ndim)
 
@@ -357,14 +390,17 @@ class SCSRNNBase(keras.layers.RNN):
                 mask = tf.reverse(mask, [1])
         c0 = cell.to_channels_last(initial_state[0])
         x_gate, x_spatial = _input_paths(cell, x, training)
-        s = cell.activation(_per_frame(cell.spatial_projection, x_spatial))
         if mask is None and derivative_from_output(cell.recurrent_activation):
             c = recurrence(cell, x_gate, c0)
         else:
             z = _per_frame(cell.gate_input_projection, x_gate)
             mask_tm = None if mask is None else tf.transpose(mask)
             c = _swap_batch_time(self._masked_recurrence(_swap_batch_time(z), c0, mask_tm))
-        h = s * _per_frame(cell.pool_gate, c)
+        gate = _per_frame(cell.pool_gate, c)
+        if self.recompute_spatial:
+            h = _gated_spatial(cell, x_spatial, gate)
+        else:
+            h = cell.activation(_per_frame(cell.spatial_projection, x_spatial)) * gate
         if mask is not None:
             m = tf.reshape(mask, tf.concat([tf.shape(mask), [1] * (len(h.shape) - 2)], 0))
             if self.zero_output_for_mask:
@@ -493,6 +529,7 @@ class SCSRNNBase(keras.layers.RNN):
             "stateful": self.stateful,
             "zero_output_for_mask": self.zero_output_for_mask,
             "fused": self.fused,
+            "recompute_spatial": self.recompute_spatial,
         }
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):

@@ -346,6 +346,10 @@ ConvSCS2D.__doc__ = """2D convolutional Semi-Coupled Structure layer (fused).
         seed: Optional int for reproducible truncation draws.
         return_sequences, return_state, go_backwards, stateful: as for
             ``keras.layers.ConvLSTM2D``.
+        fused: ``False`` runs Keras' per-step loop over the same cell.
+        recompute_spatial: Recompute the spatial stream in the backward pass
+            instead of keeping it (less memory, a little more time; see
+            ``SCS``).
 
     Call arguments:
         sequences: A 5D float tensor.
