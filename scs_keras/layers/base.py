@@ -23,7 +23,11 @@ import keras
 import tensorflow as tf
 from keras import activations, constraints, initializers, regularizers
 
-from scs_keras.layers.recurrence import derivative_from_output, recurrence
+from scs_keras.layers.recurrence import (
+    derivative_from_output,
+    per_frame as _per_frame,
+    recurrence,
+)
 from scs_keras.layers.truncation import (
     keep_factors,
     mask_gradient,
@@ -247,13 +251,6 @@ class SCSCellBase(keras.layers.Layer):
             "seed": self.seed,
         }
         return {**super().get_config(), **config}
-
-
-def _per_frame(fn, x):
-    """Applies a per-frame op to all ``(B, T, ...)`` frames in one call."""
-    shape = tf.shape(x)
-    y = fn(tf.reshape(x, tf.concat([[-1], shape[2:]], 0)))
-    return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
 
 
 def _per_step(keep, x):

@@ -44,7 +44,8 @@ def _merge_time_batch(x):
     return tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
 
 
-def _per_frame(fn, x):
+def per_frame(fn, x):
+    """Applies a per-frame op to all ``(B, T, ...)`` frames in one call."""
     shape = tf.shape(x)
     y = fn(tf.reshape(x, tf.concat([[-1], shape[2:]], 0)))
     return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
@@ -71,10 +72,15 @@ def recurrence(cell, x, c0):
     """
     act = cell.recurrent_activation
     derivative = derivative_from_output(act)
+    if derivative is None:
+        raise ValueError(
+            "recurrence() needs a sigmoid or tanh recurrent activation; "
+            f"received {act}."
+        )
     kernel = tf.convert_to_tensor(cell.recurrent_kernel)
 
     def project(x):
-        return _per_frame(cell.gate_input_projection, x)
+        return per_frame(cell.gate_input_projection, x)
 
     @tf.custom_gradient
     def run(x, c0, kernel):
@@ -132,9 +138,4 @@ def recurrence(cell, x, c0):
 
         return g, grad
 
-    if derivative is None:
-        raise ValueError(
-            "recurrence() needs a sigmoid or tanh recurrent activation; "
-            f"received {act}."
-        )
     return run(x, c0, kernel)

@@ -12,6 +12,7 @@ Draws are made per layer and per time step and shared over the batch, as the
 reference implementation does.
 """
 
+import keras
 import tensorflow as tf
 
 TRUNCATION_MODES = ("temporal", "exclusive", "none")
@@ -92,8 +93,6 @@ def keep_factors(rate, mode, num_steps, seed_generator):
     drawn one is restored (the temporal path if ``q < 0.5``, else the spatial
     path), giving the per-step probabilities of the SPEC §4 table.
     """
-    import keras  # local: keeps this module importable without keras set up
-
     if mode == "none":
         return None, None
     rate = tf.cast(rate, tf.float32)
