@@ -55,6 +55,7 @@ intensity with the HKO-7 benchmark's balanced weights (Shi et al. 2017).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -386,6 +387,41 @@ def _encoder_forecaster(inputs, target_frames, encoders, forecasters, decoder,
     return keras.layers.Concatenate(axis=1, name="forecast_frames")(frames), next_frame
 
 
+class _ForecasterGraph(NamedTuple):
+    """What :func:`_build_forecaster_graph` wires, for the builders to finish."""
+
+    inputs: keras.KerasTensor
+    forecasters: list
+    decoder: _Decoder
+    outputs: dict
+
+
+def _build_forecaster_graph(input_frames, target_frames, height, width, widths, strides,
+                            kernel_size, output_bias, next_frame_head, make_layer):
+    """The encoder–forecaster graph both builders share, from a layer factory.
+
+    ``make_layer(role, level)`` builds the recurrent layer of ``role``
+    (``"encoder"`` or ``"forecaster"``) at ``level``; only that factory
+    differs between the SCS model and its ConvLSTM twin.
+
+    Returns:
+        A :class:`_ForecasterGraph`: the ``frames`` input, the forecaster
+        layers and decoder (the SCS builder reuses them for its T¹ head) and
+        the outputs ``"forecast"`` (plus ``"next_frame"`` with
+        ``next_frame_head``).
+    """
+    inputs = keras.Input((input_frames, height, width, 1), name="frames")
+    encoders = [make_layer("encoder", level) for level in range(len(widths))]
+    forecasters = [make_layer("forecaster", level) for level in range(len(widths))]
+    decoder = _Decoder(widths, strides, kernel_size, output_bias)
+    forecast, next_frame = _encoder_forecaster(inputs, target_frames, encoders, forecasters,
+                                               decoder, next_frame_head)
+    outputs = {FORECAST: keras.layers.Identity(name=FORECAST)(forecast)}
+    if next_frame_head:
+        outputs[NEXT_FRAME] = keras.layers.Identity(name=NEXT_FRAME)(next_frame)
+    return _ForecasterGraph(inputs, forecasters, decoder, outputs)
+
+
 def build_scs_forecaster(
     input_frames,
     target_frames,
@@ -454,25 +490,19 @@ def build_scs_forecaster(
             seed=None if seed is None else seed + (0 if role == "encoder" else 100) + level,
             name=f"{role}_{level}")
 
-    inputs = keras.Input((n, h, w, 1), name="frames")
-    encoders = [make("encoder", level) for level in range(len(widths))]
-    forecasters = [make("forecaster", level) for level in range(len(widths))]
-    decoder = _Decoder(widths, strides, kernel_size, output_bias)
-    forecast, next_frame = _encoder_forecaster(inputs, m, encoders, forecasters, decoder,
-                                               next_frame_head)
-    outputs = {FORECAST: keras.layers.Identity(name=FORECAST)(forecast)}
-    if next_frame_head:
-        outputs[NEXT_FRAME] = keras.layers.Identity(name=NEXT_FRAME)(next_frame)
+    graph = _build_forecaster_graph(n, m, h, w, widths, strides, kernel_size, output_bias,
+                                    next_frame_head, make)
+    outputs = graph.outputs
     if spatial_head:
         # T¹: the forecaster's spatial-only stream on the last frame, then
         # the shared decoder; with no time it is the same at every lead.
-        last = RepeatLastFrame(1, name="last_frame_t1")(inputs)
+        last = RepeatLastFrame(1, name="last_frame_t1")(graph.inputs)
         sigma, sigmas = keras.layers.Rescaling(2.0, offset=-1.0, name="centre_t1")(last), []
-        for layer in forecasters:
+        for layer in graph.forecasters:
             sigma = layer(sigma, stream="spatial")
             sigmas.append(sigma)
-        outputs[SPATIAL] = RepeatLastFrame(m, name=SPATIAL)(decoder(sigmas, last))
-    return SCSModel(inputs, outputs, name=name)
+        outputs[SPATIAL] = RepeatLastFrame(m, name=SPATIAL)(graph.decoder(sigmas, last))
+    return SCSModel(graph.inputs, outputs, name=name)
 
 
 def build_convlstm_forecaster(
@@ -518,16 +548,9 @@ def build_convlstm_forecaster(
             widths[level], kernel_size, strides=strides[level], padding="same",
             return_sequences=True, return_state=True, name=f"{role}_{level}")
 
-    inputs = keras.Input((n, h, w, 1), name="frames")
-    encoders = [make("encoder", level) for level in range(len(widths))]
-    forecasters = [make("forecaster", level) for level in range(len(widths))]
-    decoder = _Decoder(widths, strides, kernel_size, output_bias)
-    forecast, next_frame = _encoder_forecaster(inputs, m, encoders, forecasters, decoder,
-                                               next_frame_head)
-    outputs = {FORECAST: keras.layers.Identity(name=FORECAST)(forecast)}
-    if next_frame_head:
-        outputs[NEXT_FRAME] = keras.layers.Identity(name=NEXT_FRAME)(next_frame)
-    return keras.Model(inputs, outputs, name=name)
+    graph = _build_forecaster_graph(n, m, h, w, widths, strides, kernel_size, output_bias,
+                                    next_frame_head, make)
+    return keras.Model(graph.inputs, graph.outputs, name=name)
 
 
 def forecast_only(model):
