@@ -74,7 +74,7 @@ import math
 import os
 import re
 import threading
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -237,6 +237,20 @@ def _has_ext(name: str, exts: Sequence[str]) -> bool:
     return name.lower().endswith(tuple(e.lower() for e in exts))
 
 
+def _content_lines(path: str) -> Iterator[Tuple[int, str]]:
+    """Yield ``(line number, stripped line)`` for the lines of a list file that
+    hold an entry, skipping blank lines and ``#`` comments.
+
+    ``utf-8-sig`` so that a byte-order mark (left by some editors) does not
+    stick to the first entry.
+    """
+    with open(path, "r", encoding="utf-8-sig") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                yield lineno, line
+
+
 def read_class_index(path: str) -> List[str]:
     """Read a UCF-101 ``classInd.txt`` (``"1 ApplyEyeMakeup"`` per line).
 
@@ -256,18 +270,14 @@ def read_class_index(path: str) -> List[str]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"class index file not found: {path!r}")
     entries: Dict[int, str] = {}
-    with open(path, "r", encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = line.split()
-            if len(parts) != 2 or not parts[0].isdigit():
-                raise ValueError(f"{path}:{lineno}: expected '<index> <ClassName>', got {line!r}")
-            idx = int(parts[0])
-            if idx in entries:
-                raise ValueError(f"{path}:{lineno}: class index {idx} appears twice")
-            entries[idx] = parts[1]
+    for lineno, line in _content_lines(path):
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise ValueError(f"{path}:{lineno}: expected '<index> <ClassName>', got {line!r}")
+        idx = int(parts[0])
+        if idx in entries:
+            raise ValueError(f"{path}:{lineno}: class index {idx} appears twice")
+        entries[idx] = parts[1]
     if not entries:
         raise ValueError(f"class index file {path!r} lists no classes")
     expected = list(range(1, len(entries) + 1))
@@ -343,39 +353,35 @@ def list_ucf101(
     paths: List[str] = []
     labels: List[int] = []
     missing: List[str] = []
-    with open(list_file, "r", encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = line.split()
-            rel = parts[0].replace("\\", "/")
-            where = f"{list_file}:{lineno}"
-            if "/" not in rel:
-                raise ValueError(f"{where}: expected '<Class>/<video>', got {parts[0]!r}")
-            folder = rel.split("/", 1)[0]
-            folder_label = lookup(folder)
-            if len(parts) >= 2:
-                try:
-                    label = int(parts[1]) - 1
-                except ValueError:
-                    raise ValueError(f"{where}: label {parts[1]!r} is not an integer") from None
-                if not 0 <= label < len(class_names):
-                    raise ValueError(f"{where}: label {parts[1]} outside 1..{len(class_names)} "
-                                     f"of classInd.txt")
-                if folder_label is not None and folder_label != label:
-                    raise ValueError(f"{where}: label {parts[1]} ({class_names[label]}) disagrees "
-                                     f"with class folder {folder!r}")
-            else:
-                if folder_label is None:
-                    raise ValueError(f"{where}: unknown class name {folder!r} (not in classInd.txt: "
-                                     f"{class_names[:5]}{' ...' if len(class_names) > 5 else ''})")
-                label = folder_label
-            path = os.path.join(root, *rel.split("/"))
-            if check_exists and not os.path.isfile(path):
-                missing.append(path)
-            paths.append(path)
-            labels.append(label)
+    for lineno, line in _content_lines(list_file):
+        parts = line.split()
+        rel = parts[0].replace("\\", "/")
+        where = f"{list_file}:{lineno}"
+        if "/" not in rel:
+            raise ValueError(f"{where}: expected '<Class>/<video>', got {parts[0]!r}")
+        folder = rel.split("/", 1)[0]
+        folder_label = lookup(folder)
+        if len(parts) >= 2:
+            try:
+                label = int(parts[1]) - 1
+            except ValueError:
+                raise ValueError(f"{where}: label {parts[1]!r} is not an integer") from None
+            if not 0 <= label < len(class_names):
+                raise ValueError(f"{where}: label {parts[1]} outside 1..{len(class_names)} "
+                                 f"of classInd.txt")
+            if folder_label is not None and folder_label != label:
+                raise ValueError(f"{where}: label {parts[1]} ({class_names[label]}) disagrees "
+                                 f"with class folder {folder!r}")
+        else:
+            if folder_label is None:
+                raise ValueError(f"{where}: unknown class name {folder!r} (not in classInd.txt: "
+                                 f"{class_names[:5]}{' ...' if len(class_names) > 5 else ''})")
+            label = folder_label
+        path = os.path.join(root, *rel.split("/"))
+        if check_exists and not os.path.isfile(path):
+            missing.append(path)
+        paths.append(path)
+        labels.append(label)
     if missing:
         raise FileNotFoundError(
             f"{len(missing)} video(s) named in {list_file!r} are missing under {root!r}, "
