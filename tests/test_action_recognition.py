@@ -1,6 +1,5 @@
 """Action recognition task: model shapes, clip-score loss, flow targets, CLI, end to end."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -34,8 +33,8 @@ from scs_keras.tasks.action_recognition.training import (
     export_action_model,
     render_predictions,
 )
+from tests.example_scripts import assert_usage_error, load_example_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(widths=(4, 8), stem_kernel=3, stem_stride=1)
 RNG = np.random.default_rng(7)
 
@@ -46,11 +45,7 @@ def count_layers(model, cls):
 
 
 def load_example():
-    path = os.path.join(ROOT, "examples", "action_recognition.py")
-    spec = importlib.util.spec_from_file_location("action_recognition_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example_script("action_recognition.py", "action_recognition_example")
 
 
 # -- layout and shapes --------------------------------------------------------
@@ -235,11 +230,7 @@ def test_flow_heads_train_one_step_on_pipeline_targets():
     (["--widths", "16,x"], "--widths"),
 ])
 def test_cli_rejects_bad_arguments(argv, message, capsys):
-    example = load_example()
-    with pytest.raises(SystemExit) as info:
-        example.main(argv)
-    assert info.value.code == 2
-    assert message in capsys.readouterr().err
+    assert_usage_error(load_example().main, argv, message, capsys)
 
 
 def test_overlap_coherence_step_on_long_sequences():

@@ -1,6 +1,5 @@
 """Precipitation nowcasting task: models, loss, pipeline, example CLI, export."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,17 +14,13 @@ import tensorflow as tf
 import scs_keras as sk
 from scs_keras.tasks.precipitation import models as M
 from scs_keras.tasks.precipitation import pipeline as P
+from tests.example_scripts import assert_usage_error, load_example_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N, T_OUT, SIZE, WIDTHS = 3, 2, 16, (4, 8)
 
 
 def load_example():
-    path = os.path.join(ROOT, "examples", "precipitation_forecasting.py")
-    spec = importlib.util.spec_from_file_location("precipitation_forecasting", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example_script("precipitation_forecasting.py")
 
 
 # ----------------------------------------------------------------------------
@@ -209,11 +204,7 @@ def test_strip_images():
     ],
 )
 def test_example_rejects_bad_arguments(argv, message, capsys):
-    example = load_example()
-    with pytest.raises(SystemExit) as info:
-        example.parse_args(argv)
-    assert info.value.code == 2
-    assert message in capsys.readouterr().err
+    assert_usage_error(load_example().parse_args, argv, message, capsys)
 
 
 def test_example_model_choice():
