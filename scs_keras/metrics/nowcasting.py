@@ -52,6 +52,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 
 import keras
 import numpy as np
@@ -343,19 +344,40 @@ class _FixedScore(ContingencyScore):
                          threshold_units, zero_division, name, dtype)
 
 
+# CSI, HSS, POD and FAR take the same arguments: their docstrings share one
+# Args section, written in where each has ``{args}``, so that it cannot drift.
+_FIXED_SCORE_ARGS = (
+    "Args:",
+    "    threshold: event threshold (``>=``), in ``threshold_units``.",
+    "    lead_times: number of lead times M (None: pool all lead times).",
+    "    lead_time: report only lead ``k``.",
+    "    per_lead: report the per-lead vector.",
+    "    threshold_units: ``\"dbz\"`` (default), ``\"mm/h\"`` or ``\"unit\"``.",
+    "    zero_division: value of a 0/0 score (``\"nan\"`` by default).",
+    "    name: metric name (default ``\"{score}_30dbz\"``).",
+    "    dtype: result dtype.",
+)
+
+
+def _with_fixed_score_args(cls):
+    """Class decorator: replaces the ``{args}`` line of ``cls``'s docstring
+    with :data:`_FIXED_SCORE_ARGS`, at that line's indentation (docstrings
+    keep their source indentation before Python 3.13 and lose it after)."""
+    if cls.__doc__ is None:  # python -OO strips docstrings
+        return cls
+    line = re.search(r"^( *)\{args\}$", cls.__doc__, flags=re.M)
+    indent = line.group(1)
+    args = "\n".join(indent + text.format(score=cls._score) for text in _FIXED_SCORE_ARGS)
+    cls.__doc__ = cls.__doc__[:line.start()] + args + cls.__doc__[line.end():]
+    return cls
+
+
 @keras.saving.register_keras_serializable(package="scs_keras")
+@_with_fixed_score_args
 class CSI(_FixedScore):
     """Critical success index TP / (TP + FP + FN), per lead time.
 
-    Args:
-        threshold: event threshold (``>=``), in ``threshold_units``.
-        lead_times: number of lead times M (None: pool all lead times).
-        lead_time: report only lead ``k``.
-        per_lead: report the per-lead vector.
-        threshold_units: ``"dbz"`` (default), ``"mm/h"`` or ``"unit"``.
-        zero_division: value of a 0/0 score (``"nan"`` by default).
-        name: metric name (default ``"csi_30dbz"``).
-        dtype: result dtype.
+    {args}
 
     Example:
         >>> m = CSI(30.0, lead_times=10)
@@ -367,21 +389,14 @@ class CSI(_FixedScore):
 
 
 @keras.saving.register_keras_serializable(package="scs_keras")
+@_with_fixed_score_args
 class HSS(_FixedScore):
     """Heidke skill score, per lead time.
 
     ``HSS = 2 (TP TN - FN FP) / ((TP + FN)(FN + TN) + (TP + FP)(FP + TN))``:
     1 is perfect, 0 no better than chance, negative worse.
 
-    Args:
-        threshold: event threshold (``>=``), in ``threshold_units``.
-        lead_times: number of lead times M (None: pool all lead times).
-        lead_time: report only lead ``k``.
-        per_lead: report the per-lead vector.
-        threshold_units: ``"dbz"`` (default), ``"mm/h"`` or ``"unit"``.
-        zero_division: value of a 0/0 score (``"nan"`` by default).
-        name: metric name (default ``"hss_30dbz"``).
-        dtype: result dtype.
+    {args}
 
     Example:
         >>> m = HSS(0.5, lead_times=10, threshold_units="mm/h", per_lead=True)
@@ -391,18 +406,11 @@ class HSS(_FixedScore):
 
 
 @keras.saving.register_keras_serializable(package="scs_keras")
+@_with_fixed_score_args
 class POD(_FixedScore):
     """Probability of detection (hit rate) TP / (TP + FN), per lead time.
 
-    Args:
-        threshold: event threshold (``>=``), in ``threshold_units``.
-        lead_times: number of lead times M (None: pool all lead times).
-        lead_time: report only lead ``k``.
-        per_lead: report the per-lead vector.
-        threshold_units: ``"dbz"`` (default), ``"mm/h"`` or ``"unit"``.
-        zero_division: value of a 0/0 score (``"nan"`` by default).
-        name: metric name (default ``"pod_30dbz"``).
-        dtype: result dtype.
+    {args}
 
     Example:
         >>> m = POD(40.0, lead_times=10, lead_time=0)
@@ -412,18 +420,11 @@ class POD(_FixedScore):
 
 
 @keras.saving.register_keras_serializable(package="scs_keras")
+@_with_fixed_score_args
 class FAR(_FixedScore):
     """False alarm ratio FP / (TP + FP), per lead time (lower is better).
 
-    Args:
-        threshold: event threshold (``>=``), in ``threshold_units``.
-        lead_times: number of lead times M (None: pool all lead times).
-        lead_time: report only lead ``k``.
-        per_lead: report the per-lead vector.
-        threshold_units: ``"dbz"`` (default), ``"mm/h"`` or ``"unit"``.
-        zero_division: value of a 0/0 score (``"nan"`` by default).
-        name: metric name (default ``"far_30dbz"``).
-        dtype: result dtype.
+    {args}
 
     Example:
         >>> m = FAR(30.0)          # lead times pooled
