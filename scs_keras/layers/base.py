@@ -24,9 +24,10 @@ import tensorflow as tf
 from keras import activations, constraints, initializers, regularizers
 
 from scs_keras.layers.recurrence import (
-    derivative_from_output,
+    fused_sequence,
     per_frame as _per_frame,
-    recurrence,
+    supports_fused_sequence,
+    swap_batch_time as _swap_batch_time,
 )
 from scs_keras.layers.truncation import (
     keep_factors,
@@ -254,51 +255,17 @@ class SCSCellBase(keras.layers.Layer):
 
 
 def _per_step(keep, x):
-    """(T,) keep factors -> broadcastable against batch-major ``(B, T, ...)``."""
-    return tf.reshape(keep, [1, -1] + [1] * (len(x.shape) - 2))
-
-
-def _gated_spatial(cell, x, gate):
-    """``h = act(W_s * x + b_s) ⊙ gate`` over all frames, keeping only ``x``
-    and ``gate`` for the backward pass.
-
-    The spatial stream ``s`` is recomputed there (one batched projection)
-    instead of being held from the forward pass: with ``x`` held anyway (its
-    projection weights need it) and ``gate`` held by the recurrence, this
-    saves a full-size tensor per layer in deep stacks.
-    """
-    def spatial(x):
-        return cell.activation(_per_frame(cell.spatial_projection, x))
-
-    @tf.custom_gradient
-    def run(x, gate):
-        def grad(dh, variables=None):
-            # Gated on dh so that TensorFlow does not run the recomputation
-            # early, right after the forward pass, for every layer at once.
-            with tf.control_dependencies([dh]):
-                with tf.GradientTape() as tape:
-                    tape.watch(x)
-                    s = spatial(x)
-                grads = tape.gradient(
-                    s, [x] + list(variables or []), output_gradients=dh * gate
-                )
-                return (grads[0], dh * s), grads[1:]
-
-        return spatial(x) * gate, grad
-
-    return run(x, gate)
-
-
-def _swap_batch_time(x):
-    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
+    """(T,) keep factors -> broadcastable against time-major ``(T, B, ...)``."""
+    return tf.reshape(keep, [-1] + [1] * (len(x.shape) - 1))
 
 
 def _input_paths(cell, x, training):
-    """The layer input as seen by the temporal and the spatial projection.
+    """The time-major layer input as seen by the temporal and the spatial
+    projection.
 
     Forward values are ``x`` for both; truncation only masks gradients.
     """
-    keep_t, keep_s = cell.draw_keep_factors(tf.shape(x)[1], training)
+    keep_t, keep_s = cell.draw_keep_factors(tf.shape(x)[0], training)
     x_gate = x if keep_t is None else mask_gradient(x, _per_step(keep_t, x))
     x_spatial = x if keep_s is None else mask_gradient(x, _per_step(keep_s, x))
     return x_gate, x_spatial
@@ -371,9 +338,9 @@ class SCSRNNBase(keras.layers.RNN):
             self._carry_out = list(result[2])
             return result
         cell = self.cell
-        # Everything but the recurrence runs batch-major on all B*T frames at
-        # once; only the recurrence is time-major (see recurrence.py).
-        x = cell.to_channels_last_sequence(sequences)
+        # The fused path is time-major (see recurrence.py): one transpose in,
+        # one out.
+        x = _swap_batch_time(cell.to_channels_last_sequence(sequences))
         if mask is not None:
             mask = tf.cast(mask, tf.bool)
             if len(mask.shape) > 2:  # (B, T, ...) from some masking layers
@@ -381,23 +348,31 @@ class SCSRNNBase(keras.layers.RNN):
                     tf.reshape(mask, tf.concat([tf.shape(mask)[:2], [-1]], 0)),
                     axis=-1,
                 )
+            mask = tf.transpose(mask)
         if self.go_backwards:
-            x = tf.reverse(x, [1])
+            x = tf.reverse(x, [0])
             if mask is not None:
-                mask = tf.reverse(mask, [1])
+                mask = tf.reverse(mask, [0])
         c0 = cell.to_channels_last(initial_state[0])
+        h, c_last = self._time_major_sequence(x, c0, mask, training)
+        last_output = cell.from_channels_last(h[-1])
+        outputs = cell.from_channels_last_sequence(_swap_batch_time(h))
+        state = cell.from_channels_last(c_last)
+        self._carry_out = [state]
+        return last_output, outputs, [state]
+
+    def _time_major_sequence(self, x, c0, mask, training):
+        """``(h, c_T)`` for channels-last, time-major ``x`` and ``mask``."""
+        cell = self.cell
         x_gate, x_spatial = _input_paths(cell, x, training)
-        if mask is None and derivative_from_output(cell.recurrent_activation):
-            c = recurrence(cell, x_gate, c0)
-        else:
-            z = _per_frame(cell.gate_input_projection, x_gate)
-            mask_tm = None if mask is None else tf.transpose(mask)
-            c = _swap_batch_time(self._masked_recurrence(_swap_batch_time(z), c0, mask_tm))
-        gate = _per_frame(cell.pool_gate, c)
-        if self.recompute_spatial:
-            h = _gated_spatial(cell, x_spatial, gate)
-        else:
-            h = cell.activation(_per_frame(cell.spatial_projection, x_spatial)) * gate
+        if mask is None and supports_fused_sequence(cell):
+            return fused_sequence(
+                cell, x_gate, x_spatial, c0, self.recompute_spatial
+            )
+        z = _per_frame(cell.gate_input_projection, x_gate)
+        c = self._masked_recurrence(z, c0, mask)
+        s = cell.activation(_per_frame(cell.spatial_projection, x_spatial))
+        h = s * _per_frame(cell.pool_gate, c)
         if mask is not None:
             m = tf.reshape(mask, tf.concat([tf.shape(mask), [1] * (len(h.shape) - 2)], 0))
             if self.zero_output_for_mask:
@@ -405,16 +380,49 @@ class SCSRNNBase(keras.layers.RNN):
             else:
                 # Masked steps repeat the last valid output (keras.layers.RNN
                 # semantics); zeros before the first valid step.
-                h = _swap_batch_time(tf.scan(
+                h = tf.scan(
                     lambda prev, e: tf.where(e[1], e[0], prev),
-                    (_swap_batch_time(h), _swap_batch_time(m)),
-                    initializer=tf.zeros_like(h[:, 0]),
-                ))
-        last_output = cell.from_channels_last(h[:, -1])
-        outputs = cell.from_channels_last_sequence(h)
-        state = cell.from_channels_last(c[:, -1])
-        self._carry_out = [state]
-        return last_output, outputs, [state]
+                    (h, m),
+                    initializer=tf.zeros_like(h[0]),
+                )
+        # Masked steps carry the state unchanged, so c[-1] is the last valid.
+        return h, c[-1]
+
+    def supports_time_major(self):
+        """Whether :meth:`call_time_major` can run this layer."""
+        return (
+            self.fused
+            and not self.stateful
+            and not self.go_backwards
+            and getattr(self.cell, "data_format", "channels_last") == "channels_last"
+        )
+
+    def call_time_major(self, x, training=False):
+        """Runs the layer on a time-major ``(T, B, ...)`` channels-last input.
+
+        For stacks that stay time-major between layers (``DeepSCS``), which
+        saves the two transposes per layer that ``call`` needs.  No mask, no
+        ``initial_state`` (zeros, or the overlap-coherence carry of
+        ``SCSModel``); the layer must be built and
+        :meth:`supports_time_major` true.
+
+        Returns:
+            The time-major output sequence ``(T, B, ...)``.
+        """
+        if not self.supports_time_major():
+            raise ValueError(
+                f"{self.name}: call_time_major needs a fused, non-stateful, "
+                "forward, channels-last layer."
+            )
+        self._check_sequences(x, self.input_spec.ndim, self._layout)
+        cell = self.cell
+        if self._carry_in is not None:
+            c0 = tf.convert_to_tensor(self._carry_in[0])
+        else:
+            c0 = cell.get_initial_state(tf.shape(x)[1])[0]
+        h, c_last = self._time_major_sequence(x, c0, None, training)
+        self._carry_out = [c_last]
+        return h
 
     def _masked_recurrence(self, z, c0, mask_tm):
         """Time-major ``tf.scan`` of the recurrence (any activation, masks).
@@ -466,8 +474,10 @@ class SCSRNNBase(keras.layers.RNN):
         cell = self.cell
         spatial_inputs = inputs if spatial_inputs is None else spatial_inputs
         temporal_inputs = inputs if temporal_inputs is None else temporal_inputs
+        # Time-major, like the fused path: per-frame ops see T*B frames and
+        # the scan needs no transposes of its own.
         x, sigma_in, tau_in = (
-            cell.to_channels_last_sequence(v)
+            _swap_batch_time(cell.to_channels_last_sequence(v))
             for v in (inputs, spatial_inputs, temporal_inputs)
         )
         x_gate, x_spatial = _input_paths(cell, x, training)
@@ -475,7 +485,7 @@ class SCSRNNBase(keras.layers.RNN):
         sigma = cell.activation(_per_frame(cell.spatial_projection, sigma_in))
         z = _per_frame(cell.gate_input_projection, x_gate)
         z_pure = _per_frame(cell.gate_input_projection, tau_in)
-        zeros = cell.to_channels_last(self.get_initial_state(tf.shape(x)[0])[0])
+        zeros = cell.to_channels_last(self.get_initial_state(tf.shape(x)[1])[0])
         # Only the coupled stream carries state across clips (SPEC §7); the
         # auxiliary pure streams restart from zeros.
         if initial_state is None:
@@ -493,15 +503,14 @@ class SCSRNNBase(keras.layers.RNN):
             z_hat = z_pure_t + u_c_hat
             return rec_act(z_t + u_c), rec_act(z_hat), z_hat
 
-        g, _, z_hat = tf.scan(
-            step, (_swap_batch_time(z), _swap_batch_time(z_pure)),
-            initializer=(c0, zeros, zeros),
-        )
-        g, z_hat = _swap_batch_time(g), _swap_batch_time(z_hat)
-        self._carry_out = [cell.from_channels_last(g[:, -1])]
+        g, _, z_hat = tf.scan(step, (z, z_pure), initializer=(c0, zeros, zeros))
+        self._carry_out = [cell.from_channels_last(g[-1])]
         h = s * _per_frame(cell.pool_gate, g)
         tau = _per_frame(cell.pool_gate, tf.nn.relu(z_hat))
-        return tuple(cell.from_channels_last_sequence(v) for v in (h, sigma, tau))
+        return tuple(
+            cell.from_channels_last_sequence(_swap_batch_time(v))
+            for v in (h, sigma, tau)
+        )
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         batch_size, steps = sequences_shape[0], sequences_shape[1]

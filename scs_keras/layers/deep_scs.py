@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from scs_keras.layers.conv_scs import ConvSCS1D, ConvSCS2D, ConvSCS3D
+from scs_keras.layers.recurrence import swap_batch_time
 from scs_keras.layers.scs import SCS
 from scs_keras.layers.truncation import validate_truncation
 
@@ -246,19 +247,35 @@ class DeepSCS(keras.layers.Layer):
             )
         if self.decoupled:
             return self._call_decoupled(inputs, training)
-        x = inputs
+        time_major = mask is None and all(
+            layer.supports_time_major() for layer in self.scs_layers
+        )
+        if time_major:
+            # Every op between the layers (batch norm, shortcuts) is per
+            # frame, so the whole stack can stay time-major: two transposes
+            # for the stack instead of two per layer.
+            x = self._run_stack(swap_batch_time(inputs), training,
+                                lambda layer, x: layer.call_time_major(
+                                    x, training=training))
+            return swap_batch_time(x) if self.return_sequences else x[-1]
+        x = self._run_stack(inputs, training, lambda layer, x: layer(
+            x, mask=mask, training=training))
+        if self.return_sequences:
+            return x  # masked steps are don't-care values; the mask propagates
+        return _last_valid_step(x, mask)
+
+    def _run_stack(self, x, training, run_layer):
+        """The coupled stream through all layers, norms and shortcuts."""
         block_input = None
         for i, layer in enumerate(self.scs_layers):
             if i % 2 == 0:
                 block_input = x
-            x = layer(x, mask=mask, training=training)
+            x = run_layer(layer, x)
             if self.batch_norm:
                 x = self.norms["output"][i](x, training=training)
             if self.residual and i % 2 == 1:
                 x = x + self._shortcut(block_input, i - 1, "output", training)
-        if self.return_sequences:
-            return x  # masked steps are don't-care values; the mask propagates
-        return _last_valid_step(x, mask)
+        return x
 
     def _call_decoupled(self, inputs, training):
         # A tensor starts all three streams (the first stack of a network); a

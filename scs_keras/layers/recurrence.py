@@ -1,25 +1,38 @@
-"""The sequential part of an SCS layer, with a hand-written gradient.
+"""The fused whole-sequence SCS layer, with a hand-written gradient.
 
-``c_t = rec_act(z_t + U * c_{t-1})`` is the only recurrence of an SCS layer.
-Automatic differentiation through ``tf.scan`` keeps every step's carry in
-TensorLists and, in the backward loop, computes a small ``dU`` contribution
-per step (a per-step weight-gradient op plus an accumulation).  Here the
-backward loop only propagates ``dz_t`` through time, and ``dU`` is one batched
-op over all ``time × batch`` frames afterwards: ``dU = Σ_t c_{t-1}ᵀ dz_t``.
-The forward pass keeps only its output sequence, which the layer needs
-anyway, so memory drops too.
+Only ``c_t = rec_act(z_t + U * c_{t-1})`` is sequential in an SCS layer.  This
+module computes a whole layer, ``h = act(W_s * x + b_s) ⊙ pool(g)`` with
+``g`` the states of that recurrence, as one op with a custom gradient:
 
-Used when the recurrent activation's derivative can be written from its
-output (sigmoid, tanh) and there is no mask; otherwise the layer falls back to
-plain ``tf.scan``.
+* It works **time-major** ``(T, B, ...)``: every per-frame op (the two input
+  projections, the activations, the pooling and the product) treats the two
+  leading axes alike, and the loop slices ``z[t]`` and ``g[t]`` along the
+  leading axis, which costs no copy.  Layers convert once at their boundary;
+  ``DeepSCS`` stays time-major through the whole stack, so its layers do no
+  transposes at all.
+* The backward loop only propagates ``dz_t`` through time.  ``dU`` is one
+  batched op over all ``T × B`` frames afterwards, ``dU = Σ_t c_{t-1}ᵀ dz_t``,
+  and the input projections' gradients are one batched op each.
+* It keeps for the backward pass only the layer input ``x``, the states
+  ``g`` and the spatial stream ``s`` (or, with ``recompute_spatial``, not even
+  ``s``: it is recomputed from ``x``).  Automatic differentiation of the same
+  computation also keeps the gate pre-activation, per-step carries and the
+  transposed copies.
+
+Used when both activations' derivatives can be written from their outputs
+(see :func:`derivative_from_output`) and there is no mask; otherwise the
+layers fall back to plain ``tf.scan``.
 """
 
 import keras
 import tensorflow as tf
 
 _DERIVATIVE_FROM_OUTPUT = {
-    "sigmoid": lambda g: g * (1.0 - g),
-    "tanh": lambda g: 1.0 - tf.square(g),
+    "sigmoid": lambda y: y * (1.0 - y),
+    "tanh": lambda y: 1.0 - tf.square(y),
+    # relu'(x) = [x > 0] = [relu(x) > 0] (TensorFlow's ReluGrad agrees at 0).
+    "relu": lambda y: tf.cast(y > 0, y.dtype),
+    "linear": lambda y: tf.ones_like(y),
 }
 
 
@@ -34,108 +47,161 @@ def derivative_from_output(activation):
     return _DERIVATIVE_FROM_OUTPUT.get(name)
 
 
-def _to_time_major(x):
-    rank = len(x.shape)
-    return tf.transpose(x, [1, 0] + list(range(2, rank)))
+def supports_fused_sequence(cell):
+    """Whether :func:`fused_sequence` can run ``cell`` (the recurrent
+    activation's derivative must be expressible from its output)."""
+    return derivative_from_output(cell.recurrent_activation) is not None
 
 
-def _merge_time_batch(x):
+def swap_batch_time(x):
+    """``(B, T, ...)`` <-> ``(T, B, ...)``."""
+    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
+
+
+def _merge_leading(x):
     shape = tf.shape(x)
     return tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
 
 
 def per_frame(fn, x):
-    """Applies a per-frame op to all ``(B, T, ...)`` frames in one call."""
+    """Applies a per-frame op to all frames of ``(B, T, ...)`` or
+    ``(T, B, ...)`` in one call (the two leading axes are merged)."""
     shape = tf.shape(x)
-    y = fn(tf.reshape(x, tf.concat([[-1], shape[2:]], 0)))
+    y = fn(_merge_leading(x))
     return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
 
 
-def recurrence(cell, x, c0):
-    """All states of ``c_t = rec_act(W_x * x_t + b_g + U * c_{t-1})``.
+def _sum_gradients(*grads):
+    present = [g for g in grads if g is not None]
+    return tf.add_n(present) if present else None
 
-    The gate's input projection is part of this op so that its result ``z``
-    need not be kept for the backward pass: a custom gradient holds on to its
-    inputs, and ``x`` is held anyway (the spatial projection's gradient needs
-    it), whereas keeping ``z`` would cost a full-size tensor per layer.  The
-    backward pass recomputes the projection once (one batched op) to get its
-    vector-Jacobian product.
+
+def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False):
+    """One SCS layer over a whole time-major sequence.
 
     Args:
-        cell: The SCS cell (provides the projections, their gradients and
-            ``recurrent_activation``).
-        x: Batch-major ``(B, T, ...)`` layer input (as seen by the gate).
+        cell: The SCS cell (provides the projections, their gradients, the
+            activations and ``pool_gate``).
+        x_gate: ``(T, B, ...)`` channels-last layer input as seen by the
+            temporal stream.
+        x_spatial: The same values as seen by the spatial stream.  The two
+            differ only in their gradients (stochastic truncation wraps them
+            in gradient masks), so the gradient of each is returned
+            separately.
         c0: Initial state ``(B, ...)``.
+        recompute_spatial: Recompute ``s`` in the backward pass instead of
+            keeping it (one input projection more, one full-size tensor
+            less).  Also used whenever the spatial activation's derivative
+            cannot be written from its output.
 
     Returns:
-        ``(B, T, ...)`` states (the gate maps ``g_t``).
+        ``(h, c_T)``: the outputs ``s ⊙ pool(g)``, ``(T, B, ...)``, and the
+        last state ``(B, ...)``.  (Returning the last state rather than all
+        states keeps its incoming gradient small: a gradient for all states
+        would be a full-size tensor of zeros but for its last step.)
     """
-    act = cell.recurrent_activation
-    derivative = derivative_from_output(act)
-    if derivative is None:
+    rec_act = cell.recurrent_activation
+    rec_derivative = derivative_from_output(rec_act)
+    if rec_derivative is None:
         raise ValueError(
-            "recurrence() needs a sigmoid or tanh recurrent activation; "
-            f"received {act}."
+            "fused_sequence() needs a recurrent activation whose derivative "
+            f"follows from its output (sigmoid, tanh, relu); received {rec_act}."
         )
+    act_derivative = derivative_from_output(cell.activation)
+    keep_spatial = not recompute_spatial and act_derivative is not None
     kernel = tf.convert_to_tensor(cell.recurrent_kernel)
 
-    def project(x):
-        return per_frame(cell.gate_input_projection, x)
+    def spatial(x):
+        return cell.activation(per_frame(cell.spatial_projection, x))
+
+    def gated(s, g):
+        return s * per_frame(cell.pool_gate, g)
 
     @tf.custom_gradient
-    def run(x, c0, kernel):
-        z_tm = _to_time_major(project(x))
-        steps = tf.shape(z_tm)[0]
+    def run(x_gate, x_spatial, c0, kernel):
+        z = per_frame(cell.gate_input_projection, x_gate)
+        steps = tf.shape(z)[0]
 
-        # Plain while loops over time-major slices: z_tm[t] of a time-major
-        # tensor is cheap, and nothing here is differentiated automatically.
-        def forward(t, c, outputs):
-            g = act(z_tm[t] + cell.recurrent_projection_with(c, kernel))
-            return t + 1, g, outputs.write(t, g)
+        def forward(t, c, states):
+            g = rec_act(z[t] + cell.recurrent_projection_with(c, kernel))
+            return t + 1, g, states.write(t, g)
 
-        _, _, outputs = tf.while_loop(
+        _, _, states = tf.while_loop(
             lambda t, *_: t < steps, forward,
-            (0, c0, tf.TensorArray(z_tm.dtype, size=steps)),
+            (0, c0, tf.TensorArray(z.dtype, size=steps)),
         )
-        g = _to_time_major(outputs.stack())
+        g = states.stack()
+        s = spatial(x_spatial)
+        h = gated(s, g)
+        # What the backward pass holds on to: x (the projections' weight
+        # gradients need it anyway), g, and s unless it is recomputed.
+        kept_s = s if keep_spatial else None
 
-        def grad(dg, variables=None):
-            # Everything below depends on forward tensors only, except through
-            # dg: without this dependency TensorFlow's executor runs it as soon
-            # as the forward pass is done, for every layer at once, and the
-            # transposed/shifted copies then all live until the backward pass.
-            with tf.control_dependencies([dg]):
-                return _backward(dg, variables)
+        def grad(dh, dc_last, variables=None):
+            # Everything in the backward pass depends on forward tensors
+            # only, except through the incoming gradients: without this
+            # dependency TensorFlow's executor runs it as soon as the forward
+            # pass is done, for every layer at once, and the temporaries
+            # then all live until the backward pass.
+            with tf.control_dependencies([dh]):
+                return _backward(dh, dc_last, kept_s, list(variables or []))
 
-        def _backward(dg, variables):
-            # Only the batch-major output `g` (which the layer keeps anyway)
-            # and c0 are held for the backward pass.
-            g_tm = _to_time_major(g)
-            dg_tm = _to_time_major(dg)
+        def _backward(dh, dc_last, s, variables):
+            # Output h = s ⊙ pool(g): split dh between the two streams.
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch([x_spatial, g])
+                s_live = spatial(x_spatial) if s is None else None
+                gate = per_frame(cell.pool_gate, g)
+            s_value = s_live if s is None else s
+            dgate = dh * s_value
+            dg = tape.gradient(gate, g, output_gradients=dgate)
+            ds = dh * gate
+            if s is None:
+                spatial_grads = tape.gradient(
+                    s_live, [x_spatial] + variables, output_gradients=ds
+                )
+            else:
+                # act'(pre) from act's output: the projection is not
+                # recomputed (its output is not needed for its gradients, so
+                # TensorFlow prunes it).
+                with tf.GradientTape() as pre_tape:
+                    pre_tape.watch(x_spatial)
+                    pre = per_frame(cell.spatial_projection, x_spatial)
+                spatial_grads = pre_tape.gradient(
+                    pre, [x_spatial] + variables,
+                    output_gradients=ds * act_derivative(s),
+                )
+            del tape
 
+            # The recurrence, backwards in time: only dz_t is propagated.
             def backward(t, dc, dzs):
-                dz_t = (dg_tm[t] + dc) * derivative(g_tm[t])
+                dz_t = (dg[t] + dc) * rec_derivative(g[t])
                 return (t - 1, cell.recurrent_input_gradient(dz_t, kernel),
                         dzs.write(t, dz_t))
 
             _, dc0, dzs = tf.while_loop(
                 lambda t, *_: t >= 0, backward,
-                (steps - 1, tf.zeros_like(c0), tf.TensorArray(g.dtype, size=steps)),
+                (steps - 1,
+                 tf.zeros_like(c0) if dc_last is None else dc_last,
+                 tf.TensorArray(g.dtype, size=steps)),
             )
-            dz_tm = dzs.stack()
-            c_prev = tf.concat([c0[None], g_tm[:-1]], 0)
+            dz = dzs.stack()
+            c_prev = tf.concat([c0[None], g[:-1]], 0)
             dkernel = cell.recurrent_kernel_gradient(
-                _merge_time_batch(c_prev), _merge_time_batch(dz_tm), kernel
+                _merge_leading(c_prev), _merge_leading(dz), kernel
             )
-            variables = list(variables or [])
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                z = project(x)
-            grads = tape.gradient(
-                z, [x] + variables, output_gradients=_to_time_major(dz_tm)
+            with tf.GradientTape() as gate_tape:
+                gate_tape.watch(x_gate)
+                z_again = per_frame(cell.gate_input_projection, x_gate)
+            gate_grads = gate_tape.gradient(
+                z_again, [x_gate] + variables, output_gradients=dz
             )
-            return (grads[0], dc0, dkernel), grads[1:]
+            variable_grads = [
+                _sum_gradients(a, b)
+                for a, b in zip(spatial_grads[1:], gate_grads[1:])
+            ]
+            return (gate_grads[0], spatial_grads[0], dc0, dkernel), variable_grads
 
-        return g, grad
+        return (h, g[-1]), grad
 
-    return run(x, c0, kernel)
+    return run(x_gate, x_spatial, c0, kernel)
