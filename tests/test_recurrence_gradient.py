@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from scs_keras import SCS, ConvSCS1D, ConvSCS2D, ConvSCS3D
+from scs_keras.layers import recurrence
 
 RNG = np.random.default_rng(5)
 
@@ -16,6 +17,16 @@ CASES = [
     (lambda **kw: ConvSCS2D(3, 3, padding="valid", **kw), (2, 3, 6, 6, 2)),
     (lambda **kw: ConvSCS3D(2, 3, **kw), (1, 3, 4, 4, 4, 2)),
     (lambda **kw: SCS(5, recurrent_activation="tanh", **kw), (3, 6, 4)),
+    # An even kernel: its recurrent input gradient is a transposed
+    # convolution (odd kernels use the flipped-kernel convolution).
+    (lambda **kw: ConvSCS2D(3, 2, **kw), (2, 3, 5, 5, 2)),
+    (lambda **kw: ConvSCS2D(3, (3, 1), **kw), (2, 3, 5, 4, 2)),
+    # Spatial activations whose gradient is written from their output...
+    (lambda **kw: ConvSCS2D(3, 3, activation="relu", **kw), (2, 3, 5, 5, 2)),
+    (lambda **kw: SCS(5, activation="linear", **kw), (3, 6, 4)),
+    # ...and one that is not (the fused path then recomputes it).
+    (lambda **kw: SCS(5, activation="gelu", **kw), (3, 6, 4)),
+    (lambda **kw: SCS(5, recurrent_activation="relu", **kw), (3, 6, 4)),
 ]
 
 
@@ -28,8 +39,11 @@ def gradients(layer, x, c0, upstream, state_upstream):
     return tape.gradient(loss, [x, c0] + layer.trainable_weights)
 
 
+@pytest.mark.parametrize("unroll", [True, False], ids=["unrolled", "while_loop"])
 @pytest.mark.parametrize("factory, shape", CASES)
-def test_fused_gradients_equal_autodiff_of_the_loop(factory, shape):
+def test_fused_gradients_equal_autodiff_of_the_loop(factory, shape, unroll, monkeypatch):
+    if not unroll:  # sequences longer than the limit run in a tf.while_loop
+        monkeypatch.setattr(recurrence, "UNROLL_MAX_STEPS", 0)
     kwargs = dict(return_sequences=True, return_state=True, truncation_mode="none")
     fused, loop = factory(**kwargs), factory(fused=False, **kwargs)
     x = RNG.normal(0, 1, shape).astype("float32")
@@ -66,3 +80,29 @@ def test_recomputed_spatial_stream_gives_the_same_gradients(factory, shape):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert recomputed.get_config()["recompute_spatial"] is True
     np.testing.assert_allclose(recomputed(x)[0], h, atol=1e-6)
+
+
+def test_dynamic_length_sequences_use_the_while_loop():
+    """With the time dimension unknown at trace time the loop cannot be
+    unrolled; the result must still equal the per-step cell path."""
+    fused = SCS(4, return_sequences=True, truncation_mode="none")
+    loop = SCS(4, return_sequences=True, truncation_mode="none", fused=False)
+    x = RNG.normal(0, 1, (2, 7, 3)).astype("float32")
+    fused(x)
+    loop(x)
+    loop.set_weights(fused.get_weights())
+
+    def traced(layer):
+        @tf.function(input_signature=[tf.TensorSpec([2, None, 3], tf.float32)])
+        def run(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=True)
+                loss = tf.reduce_sum(y * tf.range(1.0, 5.0))
+            return y, tape.gradient(loss, [x] + layer.trainable_weights)
+        return run(tf.constant(x))
+
+    (y_fused, g_fused), (y_loop, g_loop) = traced(fused), traced(loop)
+    np.testing.assert_allclose(y_fused, y_loop, rtol=1e-5, atol=1e-6)
+    for a, b in zip(g_fused, g_loop):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -144,8 +144,10 @@ class SCSCellBase(keras.layers.Layer):
         """``kernel * c`` (the recurrent product with a given kernel)."""
         raise NotImplementedError
 
-    def recurrent_input_gradient(self, dz, kernel):
-        """Vector-Jacobian product of ``kernel * c`` with respect to ``c``."""
+    def recurrent_input_gradient_fn(self, kernel):
+        """``dz -> dc``, the vector-Jacobian product of ``kernel * c`` with
+        respect to ``c``.  Built once per backward pass, so that preparing
+        the kernel stays out of the time loop."""
         raise NotImplementedError
 
     def recurrent_kernel_gradient(self, c, dz, kernel):

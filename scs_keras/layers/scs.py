@@ -102,8 +102,8 @@ class SCSCell(SCSCellBase):
     def recurrent_projection_with(self, c, kernel):
         return tf.matmul(c, kernel)
 
-    def recurrent_input_gradient(self, dz, kernel):
-        return tf.matmul(dz, kernel, transpose_b=True)
+    def recurrent_input_gradient_fn(self, kernel):
+        return lambda dz: tf.matmul(dz, kernel, transpose_b=True)
 
     def recurrent_kernel_gradient(self, c, dz, kernel):
         return tf.matmul(c, dz, transpose_a=True)
