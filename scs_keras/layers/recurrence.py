@@ -82,28 +82,69 @@ def per_frame(fn, x):
 # a while loop, so graphs stay small.
 UNROLL_MAX_STEPS = 128
 
+# An unrolled loop's batched work is split into this many time chunks: a
+# chunk's input projection (forward) and its weight and input gradients
+# (backward) depend only on that chunk's steps, so TensorFlow runs them on a
+# free core while the (latency-bound) loop goes on with the next chunk.
+OVERLAP_CHUNKS = 4
 
-def time_loop(step, sequence, carry, reverse=False):
-    """``carry, y_t = step(t, carry)`` for every step of a time-major sequence.
+
+def time_chunks(steps):
+    """``[(start, stop), ...]`` chunks of an unrolled loop over ``steps``
+    static steps, or ``None`` when the loop will be a while loop."""
+    if steps is None or steps > UNROLL_MAX_STEPS:
+        return None
+    n = max(1, min(OVERLAP_CHUNKS, steps))
+    edges = [round(i * steps / n) for i in range(n + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+class _TimeChunks:
+    """A time-major sequence held as chunks, indexed by (static) step."""
+
+    def __init__(self, pieces, chunks):
+        self.pieces = pieces
+        self.chunks = chunks
+
+    def __getitem__(self, t):
+        if self.chunks is None:  # one piece; t may be a tensor
+            return self.pieces[0][t]
+        for piece, (start, stop) in zip(self.pieces, self.chunks):
+            if start <= t < stop:
+                return piece[t - start]
+        raise IndexError(t)
+
+
+def _chunk_slices(x, chunks):
+    return [x] if chunks is None else [x[a:b] for a, b in chunks]
+
+
+def time_loop(step, chunks, steps, carry, dtype, reverse=False):
+    """``carry, y_t = step(t, carry)`` for every step of a sequence.
 
     Args:
         step: ``(t, carry) -> (carry, y_t)``; ``t`` is a Python int when the
             loop is unrolled, else a scalar tensor.
-        sequence: Time-major tensor whose leading dimension is the number of
-            steps (``step`` may index it).
+        chunks: :func:`time_chunks` of the sequence (``None``: while loop).
+        steps: The number of steps (a scalar tensor is fine).
         carry: Initial carry (a tensor).
+        dtype: dtype of ``y_t``.
         reverse: Run from the last step to the first.
 
     Returns:
-        ``(final carry, ys)`` with ``ys`` stacked time-major in step order.
+        ``(final carry, ys)``: ``ys`` is one time-major tensor per chunk
+        (stacked as soon as the chunk's steps are done, so work on it can
+        start while the loop goes on), or a single one for a while loop.
     """
-    steps = sequence.shape[0]
-    if steps is not None and steps <= UNROLL_MAX_STEPS:
-        ys = [None] * steps
-        for t in (reversed(range(steps)) if reverse else range(steps)):
-            carry, ys[t] = step(t, carry)
-        return carry, tf.stack(ys)
-    steps = tf.shape(sequence)[0]
+    if chunks is not None:
+        ys, stacked = {}, [None] * len(chunks)
+        order = list(enumerate(chunks))
+        for k, (start, stop) in (reversed(order) if reverse else order):
+            for t in (reversed(range(start, stop)) if reverse
+                      else range(start, stop)):
+                carry, ys[t] = step(t, carry)
+            stacked[k] = tf.stack([ys[t] for t in range(start, stop)])
+        return carry, stacked
 
     def body(i, carry, ys):
         t = steps - 1 - i if reverse else i
@@ -112,9 +153,13 @@ def time_loop(step, sequence, carry, reverse=False):
 
     _, carry, ys = tf.while_loop(
         lambda i, *_: i < steps, body,
-        (0, carry, tf.TensorArray(sequence.dtype, size=steps)),
+        (0, carry, tf.TensorArray(dtype, size=steps)),
     )
-    return carry, ys.stack()
+    return carry, [ys.stack()]
+
+
+def _concat(pieces):
+    return pieces[0] if len(pieces) == 1 else tf.concat(pieces, 0)
 
 
 def _sum_gradients(*grads):
@@ -165,13 +210,20 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False):
 
     @tf.custom_gradient
     def run(x_gate, x_spatial, c0, kernel):
-        z = per_frame(cell.gate_input_projection, x_gate)
+        chunks = time_chunks(x_gate.shape[0])
+        steps = tf.shape(x_gate)[0]
+        z = _TimeChunks(
+            [per_frame(cell.gate_input_projection, x)
+             for x in _chunk_slices(x_gate, chunks)],
+            chunks,
+        )
 
         def forward(t, c):
             g = rec_act(z[t] + cell.recurrent_projection_with(c, kernel))
             return g, g
 
-        _, g = time_loop(forward, z, c0)
+        _, g = time_loop(forward, chunks, steps, c0, x_gate.dtype)
+        g = _concat(g)
         s = spatial(x_spatial)
         h = gated(s, g)
         # What the backward pass holds on to: x (the projections' weight
@@ -222,19 +274,36 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False):
                 return recurrent_input_gradient(dz_t), dz_t
 
             dc0, dz = time_loop(
-                backward, g, tf.zeros_like(c0) if dc_last is None else dc_last,
-                reverse=True,
+                backward, chunks, steps,
+                tf.zeros_like(c0) if dc_last is None else dc_last,
+                g.dtype, reverse=True,
             )
-            c_prev = tf.concat([c0[None], g[:-1]], 0)
-            dkernel = cell.recurrent_kernel_gradient(
-                _merge_leading(c_prev), _merge_leading(dz), kernel
-            )
-            with tf.GradientTape() as gate_tape:
-                gate_tape.watch(x_gate)
-                z_again = per_frame(cell.gate_input_projection, x_gate)
-            gate_grads = gate_tape.gradient(
-                z_again, [x_gate] + variables, output_gradients=dz
-            )
+            # Per chunk: dU = sum_t c_{t-1}^T dz_t, and the gate projection's
+            # input and weight gradients.
+            dkernels, dx_gate, gate_grads = [], [], None
+            for (start, _), x_chunk, g_prev, dz_chunk in zip(
+                chunks or [(0, None)],
+                _chunk_slices(x_gate, chunks),
+                _chunk_slices(g[:-1], [(max(a - 1, 0), b - 1) for a, b in chunks]
+                              if chunks else None),
+                dz,
+            ):
+                c_prev = tf.concat([c0[None], g_prev], 0) if start == 0 else g_prev
+                dkernels.append(cell.recurrent_kernel_gradient(
+                    _merge_leading(c_prev), _merge_leading(dz_chunk), kernel
+                ))
+                with tf.GradientTape() as gate_tape:
+                    gate_tape.watch(x_chunk)
+                    z_again = per_frame(cell.gate_input_projection, x_chunk)
+                grads = gate_tape.gradient(
+                    z_again, [x_chunk] + variables, output_gradients=dz_chunk
+                )
+                dx_gate.append(grads[0])
+                gate_grads = grads[1:] if gate_grads is None else [
+                    _sum_gradients(a, b) for a, b in zip(gate_grads, grads[1:])
+                ]
+            dkernel = tf.add_n(dkernels)
+            gate_grads = [_concat(dx_gate)] + gate_grads
             variable_grads = [
                 _sum_gradients(a, b)
                 for a, b in zip(spatial_grads[1:], gate_grads[1:])
