@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from scs_keras import SCS, ConvSCS1D, ConvSCS2D, ConvSCS3D
 from scs_keras.layers import recurrence
+from scs_keras.layers.recurrence import time_chunks
 
 RNG = np.random.default_rng(5)
 
@@ -39,13 +40,11 @@ def gradients(layer, x, c0, upstream, state_upstream):
     return tape.gradient(loss, [x, c0] + layer.trainable_weights)
 
 
-@pytest.mark.parametrize("unroll", [True, False], ids=["unrolled", "while_loop"])
+@pytest.mark.parametrize("unroll", [True, False], ids=["unrolled", "while_loops"])
 @pytest.mark.parametrize("factory, shape", CASES)
-def test_fused_gradients_equal_autodiff_of_the_loop(factory, shape, unroll, monkeypatch):
-    if not unroll:  # sequences longer than the limit run in a tf.while_loop
-        monkeypatch.setattr(recurrence, "UNROLL_MAX_STEPS", 0)
+def test_fused_gradients_equal_autodiff_of_the_loop(factory, shape, unroll):
     kwargs = dict(return_sequences=True, return_state=True, truncation_mode="none")
-    fused, loop = factory(**kwargs), factory(fused=False, **kwargs)
+    fused, loop = factory(unroll=unroll, **kwargs), factory(fused=False, **kwargs)
     x = RNG.normal(0, 1, shape).astype("float32")
     h, state = fused(x)
     loop(x)
@@ -106,3 +105,21 @@ def test_dynamic_length_sequences_use_the_while_loop():
     np.testing.assert_allclose(y_fused, y_loop, rtol=1e-5, atol=1e-6)
     for a, b in zip(g_fused, g_loop):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_time_chunks_cover_the_sequence_once():
+    for steps in (1, 2, 3, 7, 10, 100):
+        chunks = time_chunks(steps)
+        assert chunks[0][0] == 0 and chunks[-1][1] == steps
+        assert all(a < b for a, b in chunks)
+        assert all(b == c for (_, b), (c, _) in zip(chunks, chunks[1:]))
+        assert len(chunks) == min(recurrence.OVERLAP_CHUNKS, steps)
+
+
+def test_unroll_argument_is_validated_and_serialized():
+    with pytest.raises(ValueError, match="unroll"):
+        SCS(3, unroll="yes")
+    layer = SCS(3, unroll=False)
+    assert layer.get_config()["unroll"] is False
+    assert SCS.from_config(layer.get_config()).unroll is False
+    assert SCS(3).unroll is None

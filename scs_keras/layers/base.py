@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 from keras import activations, constraints, initializers, regularizers
 
+from scs_keras.layers import recurrence
 from scs_keras.layers.recurrence import (
     fused_sequence,
     per_frame as _per_frame,
@@ -287,14 +288,13 @@ class SCSRNNBase(keras.layers.RNN):
     def __init__(self, make_cell, ndim, layout, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False,
                  zero_output_for_mask=False, fused=True, recompute_spatial=False,
-                 **kwargs):
+                 unroll=None, **kwargs):
         """Builds the cell from the cell arguments in ``kwargs``.
 
         ``make_cell(dtype=..., **cell_kwargs)`` creates the cell; ``ndim``
         and ``layout`` describe the expected input (for errors).
         """
         layer_kwargs = {k: kwargs.pop(k) for k in self._LAYER_ARGS if k in kwargs}
-        kwargs.pop("unroll", None)  # the fused path never unrolls
         kwargs.pop("cell", None)
         cell = make_cell(dtype=layer_kwargs.get("dtype"), **kwargs)
         super().__init__(
@@ -304,8 +304,14 @@ class SCSRNNBase(keras.layers.RNN):
             go_backwards=go_backwards,
             stateful=stateful,
             zero_output_for_mask=zero_output_for_mask,
+            # keras.layers.RNN's own per-step path (fused=False) reads it as
+            # a plain bool.
+            unroll=bool(unroll),
             **layer_kwargs,
         )
+        if unroll not in (None, True, False):
+            raise ValueError(f"unroll must be None, True or False; received {unroll!r}.")
+        self.unroll = unroll
         self.fused = bool(fused)
         self.recompute_spatial = bool(recompute_spatial)
         self._layout = layout
@@ -369,7 +375,8 @@ class SCSRNNBase(keras.layers.RNN):
         x_gate, x_spatial = _input_paths(cell, x, training)
         if mask is None and supports_fused_sequence(cell):
             return fused_sequence(
-                cell, x_gate, x_spatial, c0, self.recompute_spatial
+                cell, x_gate, x_spatial, c0, self.recompute_spatial,
+                unroll=self._unrolls(x.shape[0]),
             )
         z = _per_frame(cell.gate_input_projection, x_gate)
         c = self._masked_recurrence(z, c0, mask)
@@ -389,6 +396,14 @@ class SCSRNNBase(keras.layers.RNN):
                 )
         # Masked steps carry the state unchanged, so c[-1] is the last valid.
         return h, c[-1]
+
+    def _unrolls(self, steps):
+        """Whether the fused path unrolls a sequence of ``steps`` steps."""
+        if steps is None or self.unroll is False:
+            return False
+        if self.unroll is None:
+            return steps <= recurrence.UNROLL_MAX_STEPS
+        return True
 
     def supports_time_major(self):
         """Whether :meth:`call_time_major` can run this layer."""
@@ -538,6 +553,7 @@ class SCSRNNBase(keras.layers.RNN):
             "zero_output_for_mask": self.zero_output_for_mask,
             "fused": self.fused,
             "recompute_spatial": self.recompute_spatial,
+            "unroll": self.unroll,
         }
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):

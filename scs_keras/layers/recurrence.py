@@ -75,44 +75,25 @@ def per_frame(fn, x):
     return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
 
 
-# Loops over at most this many (static) steps are unrolled: a TensorFlow
-# while loop costs a few control ops per step, which dominates when the
-# per-step work is small (SCS(256) at batch 64: a 64x256x256 product), and an
-# unrolled loop needs no TensorArray.  Longer or dynamic-length sequences use
-# a while loop, so graphs stay small.
+# Layers with ``unroll=None`` unroll sequences of at most this many (static)
+# steps; the graph grows with the length.
 UNROLL_MAX_STEPS = 128
 
 # An unrolled loop's batched work is split into this many time chunks: a
 # chunk's input projection (forward) and its weight and input gradients
 # (backward) depend only on that chunk's steps, so TensorFlow runs them on a
-# free core while the (latency-bound) loop goes on with the next chunk.
+# free core while the latency-bound loop goes on with the next chunk.
+# (Chunked *while* loops measured slower: four loops per direction per layer
+# cost more in loop control and graph optimisation than the overlap gains.)
 OVERLAP_CHUNKS = 4
 
 
 def time_chunks(steps):
-    """``[(start, stop), ...]`` chunks of an unrolled loop over ``steps``
-    static steps, or ``None`` when the loop will be a while loop."""
-    if steps is None or steps > UNROLL_MAX_STEPS:
-        return None
+    """``[(start, stop), ...]``: the chunks of an unrolled loop over
+    ``steps`` (static) steps."""
     n = max(1, min(OVERLAP_CHUNKS, steps))
     edges = [round(i * steps / n) for i in range(n + 1)]
     return list(zip(edges[:-1], edges[1:]))
-
-
-class _TimeChunks:
-    """A time-major sequence held as chunks, indexed by (static) step."""
-
-    def __init__(self, pieces, chunks):
-        self.pieces = pieces
-        self.chunks = chunks
-
-    def __getitem__(self, t):
-        if self.chunks is None:  # one piece; t may be a tensor
-            return self.pieces[0][t]
-        for piece, (start, stop) in zip(self.pieces, self.chunks):
-            if start <= t < stop:
-                return piece[t - start]
-        raise IndexError(t)
 
 
 def _chunk_slices(x, chunks):
@@ -120,42 +101,45 @@ def _chunk_slices(x, chunks):
 
 
 def time_loop(step, chunks, steps, carry, dtype, reverse=False):
-    """``carry, y_t = step(t, carry)`` for every step of a sequence.
+    """``carry, y = step(k, i, carry)`` for every step of a sequence.
 
     Args:
-        step: ``(t, carry) -> (carry, y_t)``; ``t`` is a Python int when the
-            loop is unrolled, else a scalar tensor.
-        chunks: :func:`time_chunks` of the sequence (``None``: while loop).
+        step: ``(k, i, carry) -> (carry, y)`` for step ``i`` of chunk ``k``.
+        chunks: ``None`` for one ``tf.while_loop`` over all steps (``i`` is
+            then a scalar tensor and ``k`` is 0), or :func:`time_chunks` to
+            unroll the loop: straight-line code without per-step loop
+            control, which matters when the per-step work is small.
         steps: The number of steps (a scalar tensor is fine).
         carry: Initial carry (a tensor).
-        dtype: dtype of ``y_t``.
+        dtype: dtype of ``y``.
         reverse: Run from the last step to the first.
 
     Returns:
-        ``(final carry, ys)``: ``ys`` is one time-major tensor per chunk
-        (stacked as soon as the chunk's steps are done, so work on it can
-        start while the loop goes on), or a single one for a while loop.
+        ``(final carry, ys)``: one time-major tensor per chunk, each stacked
+        as soon as its chunk's steps are done, so that work on it can start
+        while the loop goes on.
     """
     if chunks is not None:
-        ys, stacked = {}, [None] * len(chunks)
+        ys = [None] * len(chunks)
         order = list(enumerate(chunks))
         for k, (start, stop) in (reversed(order) if reverse else order):
-            for t in (reversed(range(start, stop)) if reverse
-                      else range(start, stop)):
-                carry, ys[t] = step(t, carry)
-            stacked[k] = tf.stack([ys[t] for t in range(start, stop)])
-        return carry, stacked
+            outs = [None] * (stop - start)
+            for i in (reversed(range(stop - start)) if reverse
+                      else range(stop - start)):
+                carry, outs[i] = step(k, i, carry)
+            ys[k] = tf.stack(outs)
+        return carry, ys
 
-    def body(i, carry, ys):
-        t = steps - 1 - i if reverse else i
-        carry, y = step(t, carry)
-        return i + 1, carry, ys.write(t, y)
+    def body(j, carry, outs):
+        i = steps - 1 - j if reverse else j
+        carry, y = step(0, i, carry)
+        return j + 1, carry, outs.write(i, y)
 
-    _, carry, ys = tf.while_loop(
-        lambda i, *_: i < steps, body,
+    _, carry, outs = tf.while_loop(
+        lambda j, *_: j < steps, body,
         (0, carry, tf.TensorArray(dtype, size=steps)),
     )
-    return carry, [ys.stack()]
+    return carry, [outs.stack()]
 
 
 def _concat(pieces):
@@ -167,7 +151,8 @@ def _sum_gradients(*grads):
     return tf.add_n(present) if present else None
 
 
-def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False):
+def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
+                   unroll=False):
     """One SCS layer over a whole time-major sequence.
 
     Args:
@@ -184,6 +169,8 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False):
             keeping it (one input projection more, one full-size tensor
             less).  Also used whenever the spatial activation's derivative
             cannot be written from its output.
+        unroll: Unroll the time loops, in :data:`OVERLAP_CHUNKS` chunks
+            (static lengths only; see :func:`time_loop`).
 
     Returns:
         ``(h, c_T)``: the outputs ``s ⊙ pool(g)``, ``(T, B, ...)``, and the
@@ -210,20 +197,19 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False):
 
     @tf.custom_gradient
     def run(x_gate, x_spatial, c0, kernel):
-        chunks = time_chunks(x_gate.shape[0])
+        static_steps = x_gate.shape[0]
+        chunks = (time_chunks(static_steps)
+                  if unroll and static_steps is not None else None)
         steps = tf.shape(x_gate)[0]
-        z = _TimeChunks(
-            [per_frame(cell.gate_input_projection, x)
-             for x in _chunk_slices(x_gate, chunks)],
-            chunks,
-        )
+        z = [per_frame(cell.gate_input_projection, x)
+             for x in _chunk_slices(x_gate, chunks)]
 
-        def forward(t, c):
-            g = rec_act(z[t] + cell.recurrent_projection_with(c, kernel))
+        def forward(k, i, c):
+            g = rec_act(z[k][i] + cell.recurrent_projection_with(c, kernel))
             return g, g
 
-        _, g = time_loop(forward, chunks, steps, c0, x_gate.dtype)
-        g = _concat(g)
+        _, g_chunks = time_loop(forward, chunks, steps, c0, x_gate.dtype)
+        g = _concat(g_chunks)
         s = spatial(x_spatial)
         h = gated(s, g)
         # What the backward pass holds on to: x (the projections' weight
@@ -269,8 +255,11 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False):
             # The recurrence, backwards in time: only dz_t is propagated.
             recurrent_input_gradient = cell.recurrent_input_gradient_fn(kernel)
 
-            def backward(t, dc):
-                dz_t = rec_gradient(g[t], dg[t] + dc)
+            # Slices along the leading axis: views, not copies.
+            g_chunks, dg_chunks = _chunk_slices(g, chunks), _chunk_slices(dg, chunks)
+
+            def backward(k, i, dc):
+                dz_t = rec_gradient(g_chunks[k][i], dg_chunks[k][i] + dc)
                 return recurrent_input_gradient(dz_t), dz_t
 
             dc0, dz = time_loop(
