@@ -123,3 +123,42 @@ def test_unroll_argument_is_validated_and_serialized():
     assert layer.get_config()["unroll"] is False
     assert SCS.from_config(layer.get_config()).unroll is False
     assert SCS(3).unroll is None
+
+
+@pytest.mark.parametrize("steps", [1, 5])
+@pytest.mark.parametrize("factory, shape", [CASES[0], CASES[2]])
+def test_default_zero_state_in_a_traced_step(factory, shape, steps):
+    """Traced with the default (all-zero) initial state, the fused path
+    skips the first recurrent product and c_0's share of dU; gradients must
+    still equal autodiff of the per-step loop."""
+    shape = (shape[0], steps) + shape[2:]
+    fused = factory(return_sequences=True, truncation_mode="none")
+    loop = factory(return_sequences=True, truncation_mode="none", fused=False)
+    x = tf.constant(RNG.normal(0, 1, shape).astype("float32"))
+    fused(x)
+    loop(x)
+    loop.set_weights(fused.get_weights())
+    upstream = tf.constant(RNG.normal(0, 1, fused(x).shape).astype("float32"))
+
+    def traced(layer):
+        @tf.function
+        def run(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(layer(x, training=True) * upstream)
+            return tape.gradient(loss, [x] + layer.trainable_weights)
+        return run(x)
+
+    got, want = traced(fused), traced(loop)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_zero_state_detection():
+    @tf.function
+    def check():
+        return (recurrence._is_zeros(tf.zeros((2, 3))),
+                recurrence._is_zeros(tf.zeros((200, 30))),
+                recurrence._is_zeros(tf.ones((2, 3))),
+                recurrence._is_zeros(tf.zeros((2, 3)) + 1.0))
+    assert [bool(v) for v in check()] == [True, True, False, False]

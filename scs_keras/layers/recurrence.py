@@ -142,6 +142,20 @@ def time_loop(step, chunks, steps, carry, dtype, reverse=False):
     return carry, [outs.stack()]
 
 
+def _is_zeros(x):
+    """Whether graph tensor ``x`` is known at trace time to be all zeros (the
+    default initial state), without evaluating it."""
+    if tf.executing_eagerly() or not hasattr(x, "op"):
+        return False
+    if x.op.type == "Fill":
+        value = tf.get_static_value(x.op.inputs[1])
+    elif x.op.type == "Const":
+        value = tf.get_static_value(x)
+    else:
+        return False
+    return value is not None and not value.any()
+
+
 def _concat(pieces):
     return pieces[0] if len(pieces) == 1 else tf.concat(pieces, 0)
 
@@ -185,6 +199,9 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
             "fused_sequence() needs a recurrent activation whose derivative "
             f"follows from its output (sigmoid, tanh, relu); received {rec_act}."
         )
+    # With the default all-zero initial state the first step has no
+    # recurrent product, and c_0 adds nothing to dU.
+    zero_start = _is_zeros(c0)
     act_gradient = gradient_from_output(cell.activation)
     keep_spatial = not recompute_spatial and act_gradient is not None
     kernel = tf.convert_to_tensor(cell.recurrent_kernel)
@@ -205,7 +222,10 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
              for x in _chunk_slices(x_gate, chunks)]
 
         def forward(k, i, c):
-            g = rec_act(z[k][i] + cell.recurrent_projection_with(c, kernel))
+            if zero_start and chunks is not None and k == 0 and i == 0:
+                g = rec_act(z[0][0])
+            else:
+                g = rec_act(z[k][i] + cell.recurrent_projection_with(c, kernel))
             return g, g
 
         _, g_chunks = time_loop(forward, chunks, steps, c0, x_gate.dtype)
@@ -277,9 +297,15 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
                               if chunks else None),
                 dz,
             ):
-                c_prev = tf.concat([c0[None], g_prev], 0) if start == 0 else g_prev
+                if start > 0:
+                    c_prev, dz_rec = g_prev, dz_chunk
+                elif zero_start:
+                    c_prev, dz_rec = g_prev, dz_chunk[1:]
+                else:
+                    c_prev = tf.concat([c0[None], g_prev], 0)
+                    dz_rec = dz_chunk
                 dkernels.append(cell.recurrent_kernel_gradient(
-                    _merge_leading(c_prev), _merge_leading(dz_chunk), kernel
+                    _merge_leading(c_prev), _merge_leading(dz_rec), kernel
                 ))
                 with tf.GradientTape() as gate_tape:
                     gate_tape.watch(x_chunk)
