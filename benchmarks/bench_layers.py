@@ -75,6 +75,7 @@ CONFIGS = {
     "convlstm2d": ("conv", "ConvLSTM2D", True),
     "convscs2d": ("conv", "ConvSCS2D", False),
     "convscs2d_unfused": ("conv", "ConvSCS2D(fused=False)", False),
+    "convscs2d_convs": ("conv", "ConvSCS2D convs only", False),
     "lstm": ("rnn", "LSTM", True),
     "gru": ("rnn", "GRU", True),
     "scs": ("rnn", "SCS", False),
@@ -97,6 +98,9 @@ RATIOS = [
      "time", None),
     ("ConvSCS2D / ConvSCS2D(fused=False)", "convscs2d", "convscs2d_unfused",
      "time", None),
+    # The floor: ConvSCS2D's convolutions (and their gradients) alone.
+    ("ConvSCS2D convs only / ConvLSTM2D", "convscs2d_convs",
+     "convlstm2d", "time", None),
     ("SCS / LSTM", "scs", "lstm", "time", 0.30),
     ("SCS / LSTM", "scs", "lstm", "mem", None),
     ("SCS / LSTM", "scs", "lstm", "mem2", None),
@@ -304,6 +308,46 @@ def _environment(tf, keras):
     }
 
 
+def _convolutions_only(keras, filters, kernel):
+    """A layer that runs the convolutions a ConvSCS2D layer needs, and
+    nothing else: the spatial and gate input convolutions over all frames
+    and the chain of recurrent convolutions ``c_t = z_t + U * c_{t-1}`` (no
+    activations, no gating), so that its training step is the convolutions'
+    forward and backward work.  Its time is a lower bound for ConvSCS2D's
+    step on the same input and shows what the time target leaves for
+    everything else.
+    """
+    import tensorflow as tf
+
+    class ConvolutionsOnly(keras.layers.Layer):
+        def build(self, input_shape):
+            channels = input_shape[-1]
+            self.spatial_kernel = self.add_weight(
+                shape=(kernel, kernel, channels, filters))
+            self.temporal_kernel = self.add_weight(
+                shape=(kernel, kernel, channels, filters))
+            self.recurrent_kernel = self.add_weight(
+                shape=(kernel, kernel, filters, filters))
+
+        def call(self, x):
+            shape = tf.shape(x)
+            frames = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
+
+            def per_frame(kernel_):
+                y = tf.nn.conv2d(frames, kernel_, 1, "SAME")
+                return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
+
+            s = per_frame(self.spatial_kernel)
+            z = tf.unstack(per_frame(self.temporal_kernel), axis=1)
+            c, states = z[0], [z[0]]
+            for z_t in z[1:]:
+                c = z_t + tf.nn.conv2d(c, self.recurrent_kernel, 1, "SAME")
+                states.append(c)
+            return s + tf.stack(states, axis=1)
+
+    return ConvolutionsOnly()
+
+
 def _build_model(name, quick, keras, seed):
     from scs_keras.layers import SCS, ConvSCS2D, DeepSCS, SCSCell
 
@@ -334,6 +378,7 @@ def _build_model(name, quick, keras, seed):
                 "convscs2d": lambda: ConvSCS2D(f, k, seed=seed, **common),
                 "convscs2d_unfused": lambda: ConvSCS2D(
                     f, k, fused=False, seed=seed, **common),
+                "convscs2d_convs": lambda: _convolutions_only(keras, f, k),
             }[name]()]
         else:  # deep
             if name == "deep_scs":

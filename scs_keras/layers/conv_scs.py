@@ -359,6 +359,8 @@ ConvSCS2D.__doc__ = """2D convolutional Semi-Coupled Structure layer (fused).
         recompute_spatial: Recompute the spatial stream in the backward pass
             instead of keeping it (less memory, a little more time; see
             ``SCS``).
+        unroll: ``None`` (default), ``True`` or ``False``: whether the fused
+            path unrolls its time loop (see ``SCS``).
 
     Call arguments:
         sequences: A 5D float tensor.

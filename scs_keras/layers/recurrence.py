@@ -100,7 +100,7 @@ def _chunk_slices(x, chunks):
     return [x] if chunks is None else [x[a:b] for a, b in chunks]
 
 
-def time_loop(step, chunks, steps, carry, dtype, reverse=False):
+def time_loop(step, chunks, steps, carry, dtype, reverse=False, by_chunk=True):
     """``carry, y = step(k, i, carry)`` for every step of a sequence.
 
     Args:
@@ -113,11 +113,14 @@ def time_loop(step, chunks, steps, carry, dtype, reverse=False):
         carry: Initial carry (a tensor).
         dtype: dtype of ``y``.
         reverse: Run from the last step to the first.
+        by_chunk: Stack ``y`` per chunk (else once, for all steps: one copy
+            instead of a copy per chunk plus their concatenation).
 
     Returns:
         ``(final carry, ys)``: one time-major tensor per chunk, each stacked
         as soon as its chunk's steps are done, so that work on it can start
-        while the loop goes on.
+        while the loop goes on; or a single one (while loop, or
+        ``by_chunk=False``).
     """
     if chunks is not None:
         ys = [None] * len(chunks)
@@ -127,7 +130,9 @@ def time_loop(step, chunks, steps, carry, dtype, reverse=False):
             for i in (reversed(range(stop - start)) if reverse
                       else range(stop - start)):
                 carry, outs[i] = step(k, i, carry)
-            ys[k] = tf.stack(outs)
+            ys[k] = tf.stack(outs) if by_chunk else outs
+        if not by_chunk:
+            ys = [tf.stack([y for outs in ys for y in outs])]
         return carry, ys
 
     def body(j, carry, outs):
@@ -228,8 +233,9 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
                 g = rec_act(z[k][i] + cell.recurrent_projection_with(c, kernel))
             return g, g
 
-        _, g_chunks = time_loop(forward, chunks, steps, c0, x_gate.dtype)
-        g = _concat(g_chunks)
+        # Nothing in the forward pass works on chunks of g.
+        _, (g,) = time_loop(forward, chunks, steps, c0, x_gate.dtype,
+                            by_chunk=False)
         s = spatial(x_spatial)
         h = gated(s, g)
         # What the backward pass holds on to: x (the projections' weight

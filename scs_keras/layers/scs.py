@@ -145,9 +145,15 @@ class SCS(SCSRNNBase):
             cell (a reference, and what the benchmarks compare against).
         recompute_spatial: If ``True`` the fused path recomputes the spatial
             stream in the backward pass instead of keeping it: one
-            projection more per step of training, one full-size tensor less
-            per layer (15-layer benchmark: peak memory 0.51 -> 0.44 of a
-            ConvLSTM2D stack, time 0.37 -> 0.41).
+            projection more per training step, one full-size tensor less
+            per layer held for the backward pass.
+        unroll: ``None`` (default) unrolls the fused path's time loop for
+            sequences of static length up to 128 steps, in 4 chunks whose
+            batched work overlaps the loop (64x100x256 benchmark: about 15%
+            faster than a ``tf.while_loop``); longer or dynamic-length
+            sequences use a while loop.  ``True`` unrolls every static
+            length, ``False`` never unrolls.  With ``fused=False`` it is
+            ``keras.layers.RNN``'s ``unroll``.
 
     Call arguments:
         sequences: A 3D float tensor ``(batch, time, features)``.
