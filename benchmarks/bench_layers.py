@@ -83,6 +83,7 @@ CONFIGS = {
     "scs_unfused": ("rnn", "SCS(fused=False)", False),
     "deep_convlstm": ("deep", "ConvLSTM2D x{n} stack", True),
     "deep_scs": ("deep", "DeepSCS x{n} (residual)", False),
+    "deep_scs_recompute": ("deep", "DeepSCS x{n} recompute", False),
 }
 
 # (label, numerator, denominator, metric, target or None).  metric is "time"
@@ -112,6 +113,10 @@ RATIOS = [
     ("DeepSCS / ConvLSTM stack", "deep_scs", "deep_convlstm", "time", 0.35),
     ("DeepSCS / ConvLSTM stack", "deep_scs", "deep_convlstm", "mem", 0.50),
     ("DeepSCS / ConvLSTM stack", "deep_scs", "deep_convlstm", "mem2", 0.50),
+    ("DeepSCS recompute / ConvLSTM stack", "deep_scs_recompute",
+     "deep_convlstm", "time", None),
+    ("DeepSCS recompute / ConvLSTM stack", "deep_scs_recompute",
+     "deep_convlstm", "mem", None),
 ]
 
 
@@ -381,11 +386,12 @@ def _build_model(name, quick, keras, seed):
                 "convscs2d_convs": lambda: _convolutions_only(keras, f, k),
             }[name]()]
         else:  # deep
-            if name == "deep_scs":
+            if name in ("deep_scs", "deep_scs_recompute"):
                 layers = [DeepSCS(
                     s["widths"], strides=s["strides"], kernel_size=s["kernel"],
                     residual=True, seed=seed,
-                    layer_kwargs={"padding": "same"})]
+                    layer_kwargs={"padding": "same", "recompute_spatial":
+                                  name == "deep_scs_recompute"})]
             else:
                 if s["strides"] != 1:
                     raise ValueError("the ConvLSTM stack is built with stride 1")
