@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo quickstart test test-fast bench clean
+.PHONY: venv demo quickstart test test-fast bench docs clean
 
 # Re-install only when the pins or setup.py change.
 $(STAMP): requirements.txt setup.py
@@ -36,5 +36,9 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_layers.py
 
+# The mkdocs site (README, benchmarks, task pages) into site/.
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache
