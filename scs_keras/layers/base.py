@@ -133,6 +133,15 @@ class SCSCellBase(keras.layers.Layer):
             self.spatial_bias = None
             self.temporal_bias = None
 
+    def _weight(self, weight, x):
+        """``weight`` in ``x``'s dtype.  Keras casts variables to the compute
+        dtype only inside ``call``; the fused path's backward pass reads them
+        outside it (mixed precision would otherwise mix float32 kernels with
+        float16/bfloat16 inputs)."""
+        if weight is None or weight.dtype == x.dtype:
+            return weight
+        return tf.cast(weight, x.dtype)
+
     # -- hooks for subclasses -------------------------------------------
 
     def spatial_projection(self, x):
@@ -156,7 +165,8 @@ class SCSCellBase(keras.layers.Layer):
         raise NotImplementedError
 
     def recurrent_projection(self, c):
-        return self.recurrent_projection_with(c, self.recurrent_kernel)
+        return self.recurrent_projection_with(
+            c, self._weight(self.recurrent_kernel, c))
 
     def pool_gate(self, g):
         return g

@@ -193,15 +193,17 @@ class ConvSCSCell(SCSCellBase):
             dilations=dilation,
         )
 
-    def spatial_projection(self, x):
-        y = self._conv(x, self.spatial_kernel, self.strides, self.padding,
+    def _input_conv(self, x, kernel, bias, strides):
+        y = self._conv(x, self._weight(kernel, x), strides, self.padding,
                        self.dilation_rate)
-        return y if self.spatial_bias is None else tf.nn.bias_add(y, self.spatial_bias)
+        return y if bias is None else tf.nn.bias_add(y, self._weight(bias, x))
+
+    def spatial_projection(self, x):
+        return self._input_conv(x, self.spatial_kernel, self.spatial_bias,
+                                self.strides)
 
     def gate_input_projection(self, x):
-        y = self._conv(x, self.temporal_kernel, 1, self.padding,
-                       self.dilation_rate)
-        return y if self.temporal_bias is None else tf.nn.bias_add(y, self.temporal_bias)
+        return self._input_conv(x, self.temporal_kernel, self.temporal_bias, 1)
 
     def recurrent_projection_with(self, c, kernel):
         return self._conv(c, kernel, 1, "same", 1)

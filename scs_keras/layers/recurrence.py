@@ -209,7 +209,7 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
     zero_start = _is_zeros(c0)
     act_gradient = gradient_from_output(cell.activation)
     keep_spatial = not recompute_spatial and act_gradient is not None
-    kernel = tf.convert_to_tensor(cell.recurrent_kernel)
+    kernel = cell._weight(tf.convert_to_tensor(cell.recurrent_kernel), x_gate)
 
     def spatial(x):
         return cell.activation(per_frame(cell.spatial_projection, x))

@@ -91,13 +91,15 @@ class SCSCell(SCSCellBase):
         )
         self.built = True
 
+    def _dense(self, x, kernel, bias):
+        y = tf.matmul(x, self._weight(kernel, x))
+        return y if bias is None else tf.nn.bias_add(y, self._weight(bias, x))
+
     def spatial_projection(self, x):
-        y = tf.matmul(x, self.spatial_kernel)
-        return y if self.spatial_bias is None else tf.nn.bias_add(y, self.spatial_bias)
+        return self._dense(x, self.spatial_kernel, self.spatial_bias)
 
     def gate_input_projection(self, x):
-        y = tf.matmul(x, self.temporal_kernel)
-        return y if self.temporal_bias is None else tf.nn.bias_add(y, self.temporal_bias)
+        return self._dense(x, self.temporal_kernel, self.temporal_bias)
 
     def recurrent_projection_with(self, c, kernel):
         return tf.matmul(c, kernel)
