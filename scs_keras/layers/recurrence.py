@@ -170,6 +170,32 @@ def _sum_gradients(*grads):
     return tf.add_n(present) if present else None
 
 
+def _projection_gradients(projection, x, dy, variables):
+    """Gradients of ``per_frame(projection, x)`` for ``x`` and ``variables``
+    given the output gradient ``dy``.  The projection's output is not
+    needed for them, so TensorFlow prunes its recomputation here."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = per_frame(projection, x)
+    return tape.gradient(y, [x] + variables, output_gradients=dy)
+
+
+def _recurrent_kernel_gradient(cell, kernel, g, c0, dz, start, stop, zero_start):
+    """``dU = Σ_t c_{t-1}ᵀ dz_t`` over the steps ``[start, stop)`` of one
+    chunk (``stop=None``: to the end), with ``c_t = g[t]`` and
+    ``c_{-1} = c0``, as one batched op."""
+    prev_stop = -1 if stop is None else stop - 1
+    if start > 0:
+        c_prev = g[start - 1:prev_stop]
+    elif zero_start:  # c_{-1} = 0 adds nothing: skip step 0
+        c_prev, dz = g[:prev_stop], dz[1:]
+    else:
+        c_prev = tf.concat([c0[None], g[:prev_stop]], 0)
+    return cell.recurrent_kernel_gradient(
+        _merge_leading(c_prev), _merge_leading(dz), kernel
+    )
+
+
 def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
                    unroll=False):
     """One SCS layer over a whole time-major sequence.
@@ -266,15 +292,10 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
                     s_live, [x_spatial] + variables, output_gradients=ds
                 )
             else:
-                # act'(pre) from act's output: the projection is not
-                # recomputed (its output is not needed for its gradients, so
-                # TensorFlow prunes it).
-                with tf.GradientTape() as pre_tape:
-                    pre_tape.watch(x_spatial)
-                    pre = per_frame(cell.spatial_projection, x_spatial)
-                spatial_grads = pre_tape.gradient(
-                    pre, [x_spatial] + variables,
-                    output_gradients=act_gradient(s, ds),
+                # act'(pre) from act's output, so no projection is rerun.
+                spatial_grads = _projection_gradients(
+                    cell.spatial_projection, x_spatial, act_gradient(s, ds),
+                    variables,
                 )
             del tape
 
@@ -293,43 +314,25 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
                 tf.zeros_like(c0) if dc_last is None else dc_last,
                 g.dtype, reverse=True,
             )
-            # Per chunk: dU = sum_t c_{t-1}^T dz_t, and the gate projection's
-            # input and weight gradients.
-            dkernels, dx_gate, gate_grads = [], [], None
-            for (start, _), x_chunk, g_prev, dz_chunk in zip(
-                chunks or [(0, None)],
-                _chunk_slices(x_gate, chunks),
-                _chunk_slices(g[:-1], [(max(a - 1, 0), b - 1) for a, b in chunks]
-                              if chunks else None),
-                dz,
-            ):
-                if start > 0:
-                    c_prev, dz_rec = g_prev, dz_chunk
-                elif zero_start:
-                    c_prev, dz_rec = g_prev, dz_chunk[1:]
-                else:
-                    c_prev = tf.concat([c0[None], g_prev], 0)
-                    dz_rec = dz_chunk
-                dkernels.append(cell.recurrent_kernel_gradient(
-                    _merge_leading(c_prev), _merge_leading(dz_rec), kernel
-                ))
-                with tf.GradientTape() as gate_tape:
-                    gate_tape.watch(x_chunk)
-                    z_again = per_frame(cell.gate_input_projection, x_chunk)
-                grads = gate_tape.gradient(
-                    z_again, [x_chunk] + variables, output_gradients=dz_chunk
-                )
-                dx_gate.append(grads[0])
-                gate_grads = grads[1:] if gate_grads is None else [
-                    _sum_gradients(a, b) for a, b in zip(gate_grads, grads[1:])
-                ]
-            dkernel = tf.add_n(dkernels)
-            gate_grads = [_concat(dx_gate)] + gate_grads
-            variable_grads = [
-                _sum_gradients(a, b)
-                for a, b in zip(spatial_grads[1:], gate_grads[1:])
+            # Per chunk (so that a chunk's work starts while the loop goes
+            # on): dU, and the gate projection's input and weight gradients.
+            bounds = chunks or [(0, None)]
+            dkernel = tf.add_n([
+                _recurrent_kernel_gradient(cell, kernel, g, c0, dz_chunk,
+                                           start, stop, zero_start)
+                for (start, stop), dz_chunk in zip(bounds, dz)
+            ])
+            per_chunk = [
+                _projection_gradients(cell.gate_input_projection, x_chunk,
+                                      dz_chunk, variables)
+                for x_chunk, dz_chunk in zip(_chunk_slices(x_gate, chunks), dz)
             ]
-            return (gate_grads[0], spatial_grads[0], dc0, dkernel), variable_grads
+            dx_gate = _concat([grads[0] for grads in per_chunk])
+            variable_grads = [
+                _sum_gradients(*grads)
+                for grads in zip(spatial_grads[1:], *(g[1:] for g in per_chunk))
+            ]
+            return (dx_gate, spatial_grads[0], dc0, dkernel), variable_grads
 
         return (h, g[-1]), grad
 
