@@ -202,3 +202,5 @@ def test_bad_inputs_name_the_problem():
         SCS(4)(tf.zeros((2, 3, 4), tf.int32))
     with pytest.raises(ValueError, match="SCSCell expects"):
         keras.layers.RNN(SCSCell(4))(np.zeros((2, 3, 4, 5), "float32"))
+    with pytest.raises(ValueError, match="at least one time step"):
+        SCS(4)(np.zeros((2, 0, 4), "float32"))

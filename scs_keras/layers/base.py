@@ -23,8 +23,8 @@ import keras
 import tensorflow as tf
 from keras import activations, constraints, initializers, regularizers
 
-from scs_keras.layers import recurrence
 from scs_keras.layers.recurrence import (
+    UNROLL_MAX_STEPS,
     fused_sequence,
     per_frame as _per_frame,
     supports_fused_sequence,
@@ -304,6 +304,8 @@ class SCSRNNBase(keras.layers.RNN):
         ``make_cell(dtype=..., **cell_kwargs)`` creates the cell; ``ndim``
         and ``layout`` describe the expected input (for errors).
         """
+        if unroll not in (None, True, False):
+            raise ValueError(f"unroll must be None, True or False; received {unroll!r}.")
         layer_kwargs = {k: kwargs.pop(k) for k in self._LAYER_ARGS if k in kwargs}
         kwargs.pop("cell", None)
         cell = make_cell(dtype=layer_kwargs.get("dtype"), **kwargs)
@@ -319,8 +321,6 @@ class SCSRNNBase(keras.layers.RNN):
             unroll=bool(unroll),
             **layer_kwargs,
         )
-        if unroll not in (None, True, False):
-            raise ValueError(f"unroll must be None, True or False; received {unroll!r}.")
         self.unroll = unroll
         self.fused = bool(fused)
         self.recompute_spatial = bool(recompute_spatial)
@@ -346,6 +346,11 @@ class SCSRNNBase(keras.layers.RNN):
             raise ValueError(
                 f"{self.__class__.__name__} expects inputs of rank "
                 f"{expected_rank} {layout}; received shape {sequences.shape}."
+            )
+        if sequences.shape[1] == 0:
+            raise ValueError(
+                f"{self.__class__.__name__} needs at least one time step; "
+                f"received shape {sequences.shape}."
             )
         self.cell._check_float(sequences)
 
@@ -412,7 +417,7 @@ class SCSRNNBase(keras.layers.RNN):
         if steps is None or self.unroll is False:
             return False
         if self.unroll is None:
-            return steps <= recurrence.UNROLL_MAX_STEPS
+            return steps <= UNROLL_MAX_STEPS
         return True
 
     def supports_time_major(self):

@@ -159,10 +159,10 @@ class DeepSCS(keras.layers.Layer):
         for i, (width, stride) in enumerate(zip(filters, strides)):
             args = dict(self.layer_kwargs)
             # In a stack the other layers' work already overlaps each
-            # layer's time loop, and unrolling 15 layers makes a graph whose
-            # optimisation costs more time and memory than it saves (15-layer
-            # benchmark: 0.34 -> 0.37 of the ConvLSTM2D stack in time, 0.43
-            # -> 0.47 in peak memory), so stacks keep while loops.
+            # layer's time loop, so unrolling gains no time here, while the
+            # unrolled graph of 15 layers costs memory (15-layer benchmark:
+            # time 0.34 of the ConvLSTM2D stack either way, peak memory 0.43
+            # with while loops, 0.47 unrolled), so stacks keep while loops.
             args.setdefault("unroll", False)
             if layer_type != "dense":
                 args.update(kernel_size=kernel_size, strides=stride)

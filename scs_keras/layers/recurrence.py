@@ -149,7 +149,7 @@ def time_loop(step, chunks, steps, carry, dtype, reverse=False, by_chunk=True):
 
 def _is_zeros(x):
     """Whether graph tensor ``x`` is known at trace time to be all zeros (the
-    default initial state), without evaluating it."""
+    default initial state): a constant, or a fill with a constant value."""
     if tf.executing_eagerly() or not hasattr(x, "op"):
         return False
     if x.op.type == "Fill":
@@ -230,8 +230,8 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
             "fused_sequence() needs a recurrent activation whose derivative "
             f"follows from its output (sigmoid, tanh, relu); received {rec_act}."
         )
-    # With the default all-zero initial state the first step has no
-    # recurrent product, and c_0 adds nothing to dU.
+    # With the default all-zero initial state c_0 adds nothing to dU, and an
+    # unrolled loop's first step needs no recurrent product.
     zero_start = _is_zeros(c0)
     act_gradient = gradient_from_output(cell.activation)
     keep_spatial = not recompute_spatial and act_gradient is not None
