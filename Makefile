@@ -21,7 +21,7 @@ venv: $(STAMP)
 # The main job: precipitation nowcasting on generated radar data, SCS against
 # ConvLSTM, persistence and optical flow, then a SavedModel export.
 demo: $(STAMP)
-	$(PY) examples/precipitation_forecasting.py --compare --export
+	$(VENV)/bin/scs-keras demo
 
 quickstart: $(STAMP)
 	$(PY) examples/quickstart.py

@@ -20,6 +20,7 @@ setup(
         "keras>=3.3,<4",
         "numpy>=1.23,<2",
     ],
+    entry_points={"console_scripts": ["scs-keras = scs_keras.cli:main"]},
     extras_require={
         "data": [
             "tensorflow-io==0.37.1",

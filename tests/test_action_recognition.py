@@ -11,29 +11,29 @@ import pytest
 import tensorflow as tf
 
 from scs_keras import ASTSGD, ConvSCS2D, OverlapCoherence, SCSModel
+from scs_keras.cli import main as cli_main
 from scs_keras.tasks.action_recognition.data import (
     attach_targets,
     farneback_flow,
     generated_motion_data,
     make_action_datasets,
+    model_targets,
     overlap_sequence_length,
 )
+from scs_keras.tasks.action_recognition.export import export_action_model, serving_model
 from scs_keras.tasks.action_recognition.models import (
     MODEL_NAMES,
     RESNET18_SHAPE,
-    ClipScoreLoss,
-    build_action_model,
+    build_model,
     build_scs_action_model,
-    make_serving_model,
     stage_layout,
 )
 from scs_keras.tasks.action_recognition.training import (
+    ClipScoreLoss,
     compile_action_model,
     evaluate_action_model,
-    export_action_model,
     render_predictions,
 )
-from tests.example_scripts import assert_usage_error, load_example_script
 
 SMALL = dict(widths=(4, 8), stem_kernel=3, stem_stride=1)
 RNG = np.random.default_rng(7)
@@ -42,10 +42,6 @@ RNG = np.random.default_rng(7)
 def count_layers(model, cls):
     return sum(isinstance(layer, cls)
                for layer in model._flatten_layers(include_self=False, recursive=True))
-
-
-def load_example():
-    return load_example_script("action_recognition.py", "action_recognition_example")
 
 
 # -- layout and shapes --------------------------------------------------------
@@ -100,7 +96,7 @@ def test_paper_shaped_fifteen_layer_network_builds():
 @pytest.mark.parametrize("name", ["cnn", "cnn_lstm", "convlstm"])
 @pytest.mark.parametrize("depth", [2, 6, 10])
 def test_baseline_shapes(name, depth):
-    model = build_action_model(name, 4, (None, 16, 16, 3), depth=depth, seed=0,
+    model = build_model(name, 4, (None, 16, 16, 3), depth=depth, seed=0,
                                truncation_rate=0.3, aux_spatial_loss=True, **SMALL)
     assert sorted(model.output_names) == ["clip", "frame_probs", "frames"]
     out = model(RNG.random((2, 3, 16, 16, 3), dtype=np.float32))
@@ -122,17 +118,17 @@ def test_baseline_shapes(name, depth):
 
 def test_same_width_and_unknown_model():
     for name in MODEL_NAMES:
-        model = build_action_model(name, 4, (None, 16, 16, 3), depth=2, **SMALL)
+        model = build_model(name, 4, (None, 16, 16, 3), depth=2, **SMALL)
         assert model.get_layer("frame_classifier").kernel.shape == (4, 4)
     with pytest.raises(ValueError, match="Unknown model 'resnet'"):
-        build_action_model("resnet", 4, (None, 16, 16, 3))
+        build_model("resnet", 4, (None, 16, 16, 3))
     with pytest.raises(ValueError, match="input_shape"):
-        build_action_model("scs", 4, (16, 16, 3))
+        build_model("scs", 4, (16, 16, 3))
 
 
 def test_serving_model_outputs_probabilities():
-    model = build_action_model("cnn_lstm", 3, (None, 16, 16, 3), depth=2, **SMALL)
-    serving = make_serving_model(model)
+    model = build_model("cnn_lstm", 3, (None, 16, 16, 3), depth=2, **SMALL)
+    serving = serving_model(model)
     x = RNG.random((2, 4, 16, 16, 3), dtype=np.float32)
     out, ref = serving(x), model(x)
     np.testing.assert_allclose(out["frame_probabilities"], ref["frame_probs"], atol=1e-6)
@@ -216,23 +212,6 @@ def test_flow_heads_train_one_step_on_pipeline_targets():
         compile_action_model(model, 3, overlap=OverlapCoherence(2, 0.5))
 
 
-# -- command line -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "resnet"], "unknown --model 'resnet'"),
-    (["--clips", "3,4"], "--clips takes K,n,r"),
-    (["--clips", "a,4,0.25"], "--clips takes K,n,r"),
-    (["--clips", "3,4,1.0"], "0 <= r < 1"),
-    (["--clips", "3,4,0.25", "--model", "cnn"], "needs --model scs"),
-    (["--flow", "--model", "convlstm"], "--flow needs --model scs"),
-    (["--stem", "7"], "--stem takes"),
-    (["--widths", "16,x"], "--widths"),
-])
-def test_cli_rejects_bad_arguments(argv, message, capsys):
-    assert_usage_error(load_example().main, argv, message, capsys)
-
-
 def test_overlap_coherence_step_on_long_sequences():
     keras.utils.set_random_seed(2)
     # Three stacks (stem, two stages) whose states differ in shape, and whose
@@ -249,7 +228,7 @@ def test_overlap_coherence_step_on_long_sequences():
     logs = model.train_step((x, y))
     assert np.isfinite(float(logs["loss"])) and float(logs["truncation_rate"]) == 0.5
     with pytest.raises(ValueError, match="SCS model"):
-        compile_action_model(build_action_model("cnn", 3, (None, 16, 16, 3), depth=2),
+        compile_action_model(build_model("cnn", 3, (None, 16, 16, 3), depth=2),
                              3, overlap=OverlapCoherence(4, 0.5))
 
 
@@ -264,7 +243,7 @@ def test_astsgd_reads_the_frames_and_t1_losses():
     assert 0.0 <= rate <= 1.0 and rate != 0.5  # moved away from q0 by the losses
     no_t1 = build_scs_action_model(3, (None, 16, 16, 3), depth=2, aux_spatial_loss=False,
                                    **SMALL)
-    with pytest.raises(ValueError, match="aux_spatial_loss"):
+    with pytest.raises(ValueError, match="spatial-only output"):
         compile_action_model(no_t1, 3, truncation=ASTSGD())
 
 
@@ -295,9 +274,11 @@ def test_end_to_end_training_loss_falls_and_export_reloads(tmp_path):
                                  size=16, progress=False)
     model = build_scs_action_model(4, (None, 16, 16, 3), depth=2, widths=(8,),
                                    stem_kernel=3, stem_stride=1, seed=0)
-    train_ds, test_ds, names = make_action_datasets(
-        root, model.output_names, num_frames=6, image_size=16, batch_size=4, seed=0)
+    train_ds, test_ds, info = make_action_datasets(root, num_frames=6, image_size=16,
+                                                   batch_size=4, seed=0)
+    names = info["class_names"]
     assert names == ["MoveLeft", "MoveRight", "MoveUp", "MoveDown"]
+    train_ds, test_ds = model_targets(train_ds, model), model_targets(test_ds, model)
     compile_action_model(model, len(names), learning_rate=1e-2)
     history = model.fit(train_ds, epochs=8, verbose=0).history
     assert history["loss"][-1] < 0.9 * history["loss"][0], history["loss"]
@@ -319,25 +300,33 @@ def test_end_to_end_training_loss_falls_and_export_reloads(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
-    expected = make_serving_model(model)(frames)
+    expected = serving_model(model)(frames)
     for key in ("frame_probabilities", "clip_probabilities"):
         np.testing.assert_allclose(served[key], expected[key], atol=1e-5)
 
 
 @pytest.mark.slow
-def test_example_writes_tensorboard_logs_and_export(tmp_path, capsys):
-    example = load_example()
+def test_command_line_writes_tensorboard_logs_checkpoint_and_export(tmp_path, capsys):
     base = tmp_path / "saved"
-    code = example.main([
-        "--epochs", "1", "--videos-per-class", "4", "--frames", "6", "--size", "16",
-        "--widths", "8", "--depth", "2", "--stem", "3,1", "--batch-size", "4",
-        "--generated-dir", str(tmp_path / "data"), "--logdir", str(tmp_path / "logs"),
-        "--export", str(base), "--quiet", "--no-aux",
+    code = cli_main([
+        "train", "action-recognition", "--epochs", "1", "--videos-per-class", "4",
+        "--frames", "6", "--image-size", "16", "--widths", "8", "--depth", "2",
+        "--stem", "3,1", "--batch-size", "4", "--generated-dir", str(tmp_path / "data"),
+        "--logdir", str(tmp_path / "logs"), "--export", str(base), "--no-aux",
+        "--checkpoint", str(tmp_path / "scs.keras"),
     ])
     assert code == 0
     out = capsys.readouterr().out
-    assert "reload check passed" in out and "top1" in out
+    assert "reloaded with tf.saved_model.load and checked" in out and "top1" in out
     assert os.path.isdir(base / "1")
     run = tmp_path / "logs" / "scs"
     assert any(f.startswith("events") for f in os.listdir(run / "train"))
     assert any(f.startswith("events") for f in os.listdir(run / "images"))
+    # The checkpoint evaluates and exports again through the same command.
+    common = ["--videos-per-class", "4", "--frames", "6", "--image-size", "16",
+              "--batch-size", "4", "--generated-dir", str(tmp_path / "data"),
+              "--checkpoint", str(tmp_path / "scs.keras")]
+    assert cli_main(["evaluate", "action-recognition", *common]) == 0
+    assert "| model | top1 | top5 | mAP |" in capsys.readouterr().out
+    assert cli_main(["export", "action-recognition", *common, "--export", str(base)]) == 0
+    assert os.path.isdir(base / "2")

@@ -1,45 +1,17 @@
-"""Action recognition with deep SCS networks (SPEC §6, §8a).
+"""Action recognition with deep SCS networks.
 
-* :mod:`.models` - ``build_scs_action_model`` and the baselines
-  (``build_cnn_action_model``, ``build_cnn_lstm_action_model``,
-  ``build_convlstm_action_model``), ``ClipScoreLoss``, ``make_serving_model``;
-* :mod:`.training` - ``compile_action_model``, ``evaluate_action_model``,
-  ``render_predictions``, ``export_action_model``;
-* :mod:`.data` - ``generated_motion_data``, ``make_action_datasets``,
-  ``farneback_flow`` (needs OpenCV, the ``data`` extra; imported on first use).
+The task's files have the roles every task shares (see
+:mod:`scs_keras.tasks.base`):
 
-The command-line walk-through is ``examples/action_recognition.py``; results
-are in ``docs/action_recognition.md``.
+* :mod:`.data` - generated motion videos, the ``tf.data`` pipelines
+  (``make_action_datasets``) and the targets of every output
+  (``model_targets``; Farneback flow for the T² heads);
+* :mod:`.models` - the deep SCS network and its baselines (``build_model``:
+  per-frame CNN, CNN+LSTM, ConvLSTM);
+* :mod:`.training` - ``ClipScoreLoss``, ``compile_action_model``,
+  ``fit_action_model``, ``evaluate_action_model``, TensorBoard pictures;
+* :mod:`.export` - the serving model and its SavedModel export;
+* :mod:`.task` - ``ActionRecognitionTask`` for ``scs-keras ... action-recognition``.
+
+Results are in ``docs/action_recognition.md``.
 """
-
-import importlib
-
-from scs_keras.tasks.action_recognition.models import (  # noqa: F401
-    MODEL_NAMES,
-    RESNET18_SHAPE,
-    ClipScoreLoss,
-    FrameStandardization,
-    build_action_model,
-    build_cnn_action_model,
-    build_cnn_lstm_action_model,
-    build_convlstm_action_model,
-    build_scs_action_model,
-    make_serving_model,
-    stage_layout,
-)
-from scs_keras.tasks.action_recognition.training import (  # noqa: F401
-    compile_action_model,
-    evaluate_action_model,
-    export_action_model,
-    render_predictions,
-)
-
-_DATA_NAMES = ("generated_motion_data", "make_action_datasets", "attach_targets",
-               "farneback_flow", "overlap_sequence_length")
-
-
-def __getattr__(name):
-    if name in _DATA_NAMES:
-        data = importlib.import_module("scs_keras.tasks.action_recognition.data")
-        return getattr(data, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

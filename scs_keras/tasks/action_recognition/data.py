@@ -11,16 +11,18 @@ with OpenCV's Farneback method for the T² flow heads).
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
+from scs_keras.data.contract import DataError
 from scs_keras.data.synthetic.motion_videos import CLASS_NAMES, make_motion_videos
 from scs_keras.data.video import AugmentConfig, make_video_dataset
+from scs_keras.tasks.generated import cached_data_set
+from scs_keras.utils.optional import optional_import
+from scs_keras.utils.validation import check_int, positive_int
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -29,6 +31,7 @@ __all__ = [
     "farneback_flow",
     "make_action_datasets",
     "attach_targets",
+    "model_targets",
     "overlap_sequence_length",
 ]
 
@@ -52,8 +55,8 @@ def generated_motion_data(
     The videos are those of :func:`scs_keras.data.synthetic.motion_videos.
     make_motion_videos` (a textured blob whose *motion* is the class, in
     UCF-101 layout).  Each parameter set gets its own sub-folder of
-    ``data_dir``; a ``done.json`` marker written last makes later calls reuse
-    it without regenerating.
+    ``data_dir``, reused when complete
+    (:func:`scs_keras.tasks.generated.cached_data_set`).
 
     Args:
         data_dir: Cache folder.
@@ -78,21 +81,12 @@ def generated_motion_data(
     unknown = [c for c in classes if c not in CLASS_NAMES]
     if unknown:
         raise ValueError(f"unknown motion classes {unknown}; choose from {list(CLASS_NAMES)}")
-    params = dict(classes=classes, videos_per_class=int(videos_per_class),
-                  num_frames=int(num_frames), size=int(size), seed=int(seed))
-    name = (f"{'-'.join(classes)}_v{params['videos_per_class']}_t{params['num_frames']}"
-            f"_s{params['size']}_seed{params['seed']}")
-    root = os.path.join(data_dir, name)
-    marker = os.path.join(root, "done.json")
-    if os.path.isfile(marker):
-        with open(marker) as fh:
-            if json.load(fh) == params:
-                return root
-    make_motion_videos(root, classes=classes, videos_per_class=params["videos_per_class"],
-                       num_frames=params["num_frames"], size=params["size"],
-                       seed=params["seed"], progress=progress)
-    with open(marker, "w") as fh:
-        json.dump(params, fh)
+    params = dict(classes=classes, videos=positive_int("videos_per_class", videos_per_class),
+                  frames=positive_int("num_frames", num_frames), size=check_int("size", size, 16),
+                  seed=int(seed))
+    root, _ = cached_data_set(data_dir, params, lambda folder: make_motion_videos(
+        folder, classes=classes, videos_per_class=params["videos"], num_frames=params["frames"],
+        size=params["size"], seed=params["seed"], progress=progress))
     return root
 
 
@@ -117,6 +111,7 @@ def farneback_flow(frames: np.ndarray, sizes: Sequence[Tuple[int, int]]) -> List
     >>> [f.shape for f in farneback_flow(clip, [(8, 8)])]
     [(3, 8, 8, 2)]
     """
+    cv2 = optional_import("cv2", "optical-flow targets")
     frames = np.asarray(frames)
     if frames.dtype != np.uint8:
         frames = np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
@@ -205,30 +200,30 @@ def overlap_sequence_length(num_clips: int, clip_length: int, overlap: float) ->
 
 def make_action_datasets(
     root: str,
-    output_names: Sequence[str],
     layout: str = "ucf101",
     split_index: int = 1,
     num_frames: int = 8,
     image_size: Union[int, Sequence[int]] = 32,
     batch_size: int = 16,
-    flow_shapes: Optional[Dict[str, Tuple[int, int]]] = None,
     augment: Union[bool, AugmentConfig, None] = None,
     cache: bool = False,
     seed: Optional[int] = None,
     test_split: str = "test",
-) -> Tuple[tf.data.Dataset, tf.data.Dataset, List[str]]:
-    """Training and test pipelines for an action model.
+    on_bad: str = "raise",
+):
+    """Training and test pipelines of ``(frames, label)`` batches.
+
+    Targets for a model's outputs are attached afterwards with
+    :func:`model_targets` (they depend on the model: flow heads need flow).
 
     Args:
         root: Data root (see :func:`scs_keras.data.video.make_video_dataset`).
-        output_names: The model's output names (targets are attached for each).
         layout: ``"ucf101"``, ``"folders"``/``"hmdb51"``/``"kinetics"`` or
             ``"frames"``.
         split_index: UCF-101 split (1–3).
         num_frames: Frames per clip.
         image_size: Frame size.
         batch_size: Batch size.
-        flow_shapes: ``{"flow_<k>": (h, w)}`` for flow outputs.
         augment: As ``make_video_dataset``; default: flip off when any class
             name mentions a direction, else the reader's default.
         cache: Decode the training videos once and keep the clips in memory
@@ -236,28 +231,50 @@ def make_action_datasets(
             epoch; fine for the short generated videos).
         seed: Pipeline seed.
         test_split: Split evaluated (``"test"``; ``"all"`` for folders).
+        on_bad: ``"raise"`` (default) or ``"skip"`` unreadable videos.
 
     Returns:
-        ``(train_ds, test_ds, class_names)``.
+        ``(train_ds, test_ds, info)`` with ``info["class_names"]`` and
+        ``info["reports"]`` (the readers' reports).
+
+    Raises:
+        DataError: unreadable data, or train and test class names differ.
     """
     kw = dict(split_index=split_index, layout=layout, num_frames=num_frames,
-              image_size=image_size, batch_size=batch_size, seed=seed)
+              image_size=image_size, batch_size=batch_size, seed=seed, on_bad=on_bad)
+    test_ds, test_report = make_video_dataset(root, test_split, training=False, **kw)
     if augment is None:
-        _, names = make_video_dataset(root, "test" if layout != "frames" else test_split,
-                                      training=False, **kw)
-        directional = any(w in n.lower() for n in names
+        directional = any(w in n.lower() for n in test_report.class_names
                           for w in ("left", "right", "clockwise"))
         augment = AugmentConfig(flip=False) if directional else None
-    train_ds, class_names = make_video_dataset(root, "train", training=True,
-                                               augment=augment, **kw)
-    test_ds, test_names = make_video_dataset(root, test_split, training=False, **kw)
-    if test_names != class_names:
-        raise ValueError(f"train and test class names differ: {class_names} vs {test_names}")
+    train_ds, report = make_video_dataset(root, "train", training=True, augment=augment, **kw)
+    if list(test_report.class_names) != list(report.class_names):
+        raise DataError(root, f"train and test class names differ: {report.class_names} vs "
+                              f"{test_report.class_names}")
     if cache:
         # Cache single clips, then reshuffle and rebatch every epoch.
         train_ds = (train_ds.unbatch().cache()
                     .shuffle(4096, seed=seed, reshuffle_each_iteration=True)
                     .batch(batch_size))
-    train_ds = attach_targets(train_ds, output_names, flow_shapes)
-    test_ds = attach_targets(test_ds, output_names, flow_shapes)
-    return train_ds, test_ds, class_names
+    return train_ds, test_ds, {"class_names": list(report.class_names),
+                               "reports": [report, test_report]}
+
+
+def model_targets(ds, model):
+    """``(frames, label)`` batches → ``(frames, {output: target})`` for ``model``.
+
+    The flow outputs' sizes are read from the model.
+
+    Args:
+        ds: Batches from :func:`make_action_datasets`.
+        model: An action model.
+
+    Returns:
+        The mapped dataset (:func:`attach_targets`).
+    """
+    flow_shapes = {}
+    for name in model.output_names:
+        if name.startswith("flow_"):
+            shape = model.get_layer(name).output.shape  # (B, T, h, w, 2)
+            flow_shapes[name] = (shape[2], shape[3])
+    return attach_targets(ds, model.output_names, flow_shapes)

@@ -56,20 +56,19 @@ import tensorflow as tf
 
 from scs_keras.layers.deep_scs import STREAMS, DeepSCS
 from scs_keras.training.model import SCSModel
+from scs_keras.utils.validation import check_int, int_sequence, positive_int
 
 __all__ = [
     "RESNET18_SHAPE",
     "MODEL_NAMES",
-    "ClipScoreLoss",
     "FrameStandardization",
     "stage_layout",
-    "build_action_model",
+    "build_model",
     "build_scs_action_model",
     "build_cnn_action_model",
     "build_cnn_lstm_action_model",
     "build_convlstm_action_model",
     "flow_output_names",
-    "make_serving_model",
 ]
 
 #: The paper's action network (SPEC §6): pass as ``**RESNET18_SHAPE``.
@@ -82,83 +81,11 @@ RESNET18_SHAPE = dict(
 MODEL_NAMES = ("scs", "cnn", "cnn_lstm", "convlstm")
 
 
-# ---------------------------------------------------------------------------
-# Loss
-# ---------------------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(package="scs_keras")
-class ClipScoreLoss(keras.losses.Loss):
-    """Negative clip score of the true class (SPEC §8a).
-
-    The clip score of class ``c`` is the mean over frames of the per-frame
-    log-probabilities ``log p_t(c)``; the loss is ``-score(y)``, i.e. the
-    per-frame cross-entropy averaged over the scored frames.  In training the
-    authors score the second half of the frames only (``T // 2 .. T - 1``:
-    early frames have seen little motion); at test all frames.  A Keras loss
-    does not know whether it runs in training, so the frames are fixed per
-    instance: ``frames="second_half"`` (default, used for training; Keras
-    also reports ``val_loss`` with it) or ``"all"``.
-
-    Args:
-        frames: ``"second_half"`` or ``"all"``.
-        inputs: What ``y_pred`` holds: ``"log_probs"`` (default, the
-            ``"frames"`` output of the builders) or ``"logits"``.
-        name: Loss name.
-        reduction: Keras reduction over the batch.
-
-    Call arguments:
-        y_true: Integer labels ``(B,)`` or ``(B, 1)``.
-        y_pred: ``(B, T, C)`` per-frame log-probabilities (or logits).
-
-    Returns:
-        Per-sample losses ``(B,)`` before reduction.
-
-    Example:
-
-    >>> import numpy as np
-    >>> logp = np.log(np.full((1, 4, 2), 0.5, "float32"))
-    >>> float(ClipScoreLoss()(np.array([1]), logp))  # ln 2
-    0.6931...
-    """
-
-    def __init__(self, frames="second_half", inputs="log_probs",
-                 name="clip_score_loss", reduction="sum_over_batch_size"):
-        if frames not in ("second_half", "all"):
-            raise ValueError(
-                f"frames must be 'second_half' or 'all'; received {frames!r}."
-            )
-        if inputs not in ("log_probs", "logits"):
-            raise ValueError(
-                f"inputs must be 'log_probs' or 'logits'; received {inputs!r}."
-            )
-        super().__init__(name=name, reduction=reduction)
-        self.frames = frames
-        self.inputs = inputs
-
-    def call(self, y_true, y_pred):
-        logp = tf.convert_to_tensor(y_pred)
-        if self.inputs == "logits":
-            logp = tf.nn.log_softmax(logp, axis=-1)
-        if self.frames == "second_half":
-            logp = logp[:, tf.shape(logp)[1] // 2:]
-        score = tf.reduce_mean(logp, axis=1)  # (B, C)
-        labels = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
-        return -tf.gather(score, labels, axis=1, batch_dims=1)
-
-    def get_config(self):
-        return {**super().get_config(), "frames": self.frames, "inputs": self.inputs}
 
 
 # ---------------------------------------------------------------------------
 # Layout
 # ---------------------------------------------------------------------------
-
-
-def _check_positive_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; received {value!r}.")
-    return int(value)
 
 
 def stage_layout(depth, widths, stage_depths=None):
@@ -183,8 +110,8 @@ def stage_layout(depth, widths, stage_depths=None):
     >>> stage_layout(6, (16, 32))
     [[(16, None)], [(16, 1), (16, 1), (16, 1)], [(32, 2), (32, 1)]]
     """
-    depth = _check_positive_int("depth", depth)
-    widths = [_check_positive_int("widths[i]", w) for w in widths]
+    depth = positive_int("depth", depth)
+    widths = list(int_sequence("widths", widths))
     if not widths:
         raise ValueError("widths must name at least one stage width.")
     body = depth - 1
@@ -192,7 +119,7 @@ def stage_layout(depth, widths, stage_depths=None):
         n = len(widths)
         stage_depths = [body // n + (1 if i < body % n else 0) for i in range(n)]
     else:
-        stage_depths = [_check_positive_int("stage_depths[i]", d, 0) for d in stage_depths]
+        stage_depths = list(int_sequence("stage_depths", stage_depths, minimum=0))
         if len(stage_depths) != len(widths) or sum(stage_depths) != body:
             raise ValueError(
                 f"stage_depths must have one entry per width ({len(widths)}) and "
@@ -287,7 +214,7 @@ def _outputs(frames_logp, extra=None):
 
 
 def _check_common(num_classes, dropout):
-    _check_positive_int("num_classes", num_classes, 2)
+    check_int("num_classes", num_classes, minimum=2)
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"dropout must be in [0, 1); received {dropout!r}.")
 
@@ -604,7 +531,7 @@ def build_cnn_lstm_action_model(
                stem_stride, stem_pool, batch_norm, residual, "")
     head = _Head(num_classes, dropout)
     units = lstm_units or stages[-1][-1][0]
-    h = keras.layers.LSTM(_check_positive_int("lstm_units", units),
+    h = keras.layers.LSTM(positive_int("lstm_units", units),
                           return_sequences=True, name="lstm")(head.pool(x))
     model = keras.Model(inputs, _outputs(head(h, "frames", pooled=True)), name=name)
     return _set_bn_momentum(model, bn_momentum)
@@ -667,7 +594,7 @@ _SCS_ONLY = ("truncation_rate", "truncation_mode",
              "aux_spatial_loss", "flow_heads", "seed")
 
 
-def build_action_model(model: str, num_classes: int, input_shape, **kwargs) -> keras.Model:
+def build_model(model: str, num_classes: int, input_shape, **kwargs) -> keras.Model:
     """Builds a model by name: ``"scs"``, ``"cnn"``, ``"cnn_lstm"`` or ``"convlstm"``.
 
     Arguments meant only for SCS (``truncation_rate``, ``truncation_mode``,
@@ -689,7 +616,7 @@ def build_action_model(model: str, num_classes: int, input_shape, **kwargs) -> k
 
     Example:
 
-    >>> build_action_model("cnn", 4, (8, 32, 32, 3), truncation_rate=0.5).name
+    >>> build_model("cnn", 4, (8, 32, 32, 3), truncation_rate=0.5).name
     'cnn'
     """
     if model not in _BUILDERS:
@@ -699,37 +626,3 @@ def build_action_model(model: str, num_classes: int, input_shape, **kwargs) -> k
         if model == "convlstm":
             kwargs.pop("activation", None)
     return _BUILDERS[model](num_classes, input_shape, **kwargs)
-
-
-# ---------------------------------------------------------------------------
-# Serving
-# ---------------------------------------------------------------------------
-
-
-def make_serving_model(model: keras.Model) -> keras.Model:
-    """The inference view of a built action model, for export.
-
-    Args:
-        model: A model from one of the builders.
-
-    Returns:
-        A functional ``keras.Model`` sharing ``model``'s layers, with outputs
-        ``"frame_probabilities"`` ``(B, T, C)`` (per-frame softmax) and
-        ``"clip_probabilities"`` ``(B, C)`` (softmax of the clip score, i.e.
-        the normalised geometric mean of the per-frame probabilities; its
-        argmax is the clip prediction).
-
-    Example:
-
-    >>> serving = make_serving_model(build_cnn_action_model(4, (8, 32, 32, 3)))
-    >>> sorted(serving.output_names)
-    ['clip_probabilities', 'frame_probabilities']
-    """
-    frame_probs = model.get_layer("frame_probs").output
-    clip = model.get_layer("clip").output
-    clip_probs = keras.layers.Activation("softmax", name="clip_probabilities")(clip)
-    frame_probs = keras.layers.Identity(name="frame_probabilities")(frame_probs)
-    return keras.Model(model.inputs,
-                       {"frame_probabilities": frame_probs,
-                        "clip_probabilities": clip_probs},
-                       name=f"{model.name}_serving")

@@ -1,16 +1,14 @@
-"""Compiling, evaluating, picturing and exporting action models.
+"""Training and evaluating action models: loss, compiling, fitting, pictures.
 
+* :class:`ClipScoreLoss` - the negative clip score of the true class;
 * :func:`compile_action_model` - losses (clip score on ``"frames"``, the same
   on the T¹ ``"spatial"`` output, MSE on flow outputs), top-1 / top-5 / mAP
   metrics on ``"clip"``, and for SCS models STSGD (default) and optionally
-  overlap-coherence truncated BPTT (SPEC §7).
-* :func:`evaluate_action_model` - top-1, top-5 and mAP of the clip score (mean
-  per-frame log-probability over all frames), plus the T¹ stream's top-1.
-* :func:`render_predictions` - pictures of a few clips with the predicted and
-  the true class, for TensorBoard (:class:`scs_keras.callbacks.ImageSummary`).
-* :func:`export_action_model` - a versioned SavedModel whose
-  ``serving_default`` signature maps frames in ``[0, 1]`` to per-frame and
-  clip class probabilities; it loads with TensorFlow alone.
+  overlap-coherence truncated BPTT;
+* :func:`fit_action_model` - fitting with TensorBoard scalars and clip
+  pictures (:func:`render_predictions`);
+* :func:`evaluate_action_model` - top-1, top-5 and mAP of the clip score, plus
+  the T¹ stream's top-1.
 """
 
 from __future__ import annotations
@@ -19,35 +17,93 @@ from typing import Dict, Optional, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from scs_keras.export import export_for_serving
 from scs_keras.metrics.classification import (
     MeanAveragePrecision,
     TopKAccuracy,
+    clip_log_scores,
     mean_average_precision,
 )
-from scs_keras.tasks.action_recognition.models import ClipScoreLoss, make_serving_model
+from scs_keras.tasks.training import compile_model, fit_model, fixed_sample, make_truncation
 from scs_keras.training.model import SCSModel
-from scs_keras.training.schedules import ASTSGD, STSGD, OverlapCoherence, TruncationSchedule
+from scs_keras.training.schedules import ASTSGD, OverlapCoherence
+from scs_keras.utils.optional import optional_import
+from scs_keras.utils.validation import one_of
 
 __all__ = [
-    "DEFAULT_EXPORT_DIR",
+    "TABLE_COLUMNS",
+    "ClipScoreLoss",
     "compile_action_model",
+    "fit_action_model",
     "evaluate_action_model",
     "render_predictions",
-    "export_action_model",
 ]
 
-#: Base folder of the versioned exports (``<base>/<version>/``).
-DEFAULT_EXPORT_DIR = "saved_models/action_recognition"
+#: Metric columns of the comparison table.
+TABLE_COLUMNS = ["top1", "top5", "mAP", "t1_top1"]
+
+
+@keras.saving.register_keras_serializable(package="scs_keras")
+class ClipScoreLoss(keras.losses.Loss):
+    """Negative clip score of the true class.
+
+    The clip score of class ``c`` is the mean over frames of the per-frame
+    log-probabilities ``log p_t(c)``; the loss is ``-score(y)``, i.e. the
+    per-frame cross-entropy averaged over the scored frames.  In training the
+    authors score the second half of the frames only (``T // 2 .. T - 1``:
+    early frames have seen little motion); at test all frames.  A Keras loss
+    does not know whether it runs in training, so the frames are fixed per
+    instance: ``frames="second_half"`` (default, used for training; Keras
+    also reports ``val_loss`` with it) or ``"all"``.
+
+    Args:
+        frames: ``"second_half"`` or ``"all"``.
+        inputs: What ``y_pred`` holds: ``"log_probs"`` (default, the
+            ``"frames"`` output of the builders) or ``"logits"``.
+        name: Loss name.
+        reduction: Keras reduction over the batch.
+
+    Call arguments:
+        y_true: Integer labels ``(B,)`` or ``(B, 1)``.
+        y_pred: ``(B, T, C)`` per-frame log-probabilities (or logits).
+
+    Returns:
+        Per-sample losses ``(B,)`` before reduction.
+
+    Example:
+
+    >>> import numpy as np
+    >>> logp = np.log(np.full((1, 4, 2), 0.5, "float32"))
+    >>> float(ClipScoreLoss()(np.array([1]), logp))  # ln 2
+    0.6931...
+    """
+
+    def __init__(self, frames="second_half", inputs="log_probs",
+                 name="clip_score_loss", reduction="sum_over_batch_size"):
+        one_of("frames", frames, ("second_half", "all"))
+        one_of("inputs", inputs, ("log_probs", "logits"))
+        super().__init__(name=name, reduction=reduction)
+        self.frames = frames
+        self.inputs = inputs
+
+    def call(self, y_true, y_pred):
+        score = clip_log_scores(y_pred, training=self.frames == "second_half",
+                                inputs=self.inputs)  # (B, C)
+        labels = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
+        return -tf.gather(score, labels, axis=1, batch_dims=1)
+
+    def get_config(self):
+        return {**super().get_config(), "frames": self.frames, "inputs": self.inputs}
 
 
 def compile_action_model(
     model: keras.Model,
     num_classes: int,
     learning_rate: float = 1e-2,
-    truncation: Optional[TruncationSchedule] = None,
+    truncation="stsgd",
     truncation_rate: float = 0.5,
+    threshold: Optional[float] = None,
     overlap: Optional[OverlapCoherence] = None,
     aux_weight: float = 0.5,
     flow_weight: float = 1.0,
@@ -61,12 +117,13 @@ def compile_action_model(
         num_classes: Number of classes (for mAP).
         learning_rate: Adam learning rate (1e-2 trained the generated-data
             models best; see docs/action_recognition.md).
-        truncation: For an ``SCSModel``: its schedule; default
-            ``STSGD(truncation_rate)``.  An ``ASTSGD`` needs the T¹ output
-            (``aux_spatial_loss=True``); its main output defaults to
-            ``"frames"`` here.  Ignored for baselines.
-        truncation_rate: The constant STSGD rate used when ``truncation`` is
-            ``None``.
+        truncation: For an ``SCSModel``: ``"stsgd"`` (default: the constant
+            ``truncation_rate``), ``"astsgd"`` (needs the T¹ output,
+            ``aux_spatial_loss=True``, and ``threshold``), ``"none"``, or a
+            schedule instance (an ``ASTSGD``'s main output defaults to
+            ``"frames"`` here).  Ignored for baselines.
+        truncation_rate: STSGD's rate or ASTSGD's ``q0``.
+        threshold: ASTSGD's ``θ`` on the clip-score loss's scale.
         overlap: Optional ``OverlapCoherence`` (SCS only): train long
             sequences clip by clip with carried states and the coherence
             loss.  Its ``output`` defaults to ``"frame_probs"`` here.
@@ -103,15 +160,12 @@ def compile_action_model(
             TopKAccuracy(min(5, num_classes), name="top5"),
             MeanAveragePrecision(num_classes, max_samples=16384, name="mAP"),
         ]}
-    optimizer = keras.optimizers.Adam(learning_rate)
     if isinstance(model, SCSModel):
-        if isinstance(truncation, ASTSGD):
-            if "spatial" not in names:
-                raise ValueError("ASTSGD needs the T¹ head: build the model with "
-                                 "aux_spatial_loss=True.")
-            if truncation.main_output is None:
-                # The first non-"spatial" output would be "clip", which has no loss.
-                truncation = ASTSGD(**{**truncation.get_config(), "main_output": "frames"})
+        truncation = make_truncation(truncation, truncation_rate, threshold,
+                                     main_output="frames", spatial_output="spatial")
+        if isinstance(truncation, ASTSGD) and truncation.main_output is None:
+            # The first non-"spatial" output would be "clip", which has no loss.
+            truncation = ASTSGD(**{**truncation.get_config(), "main_output": "frames"})
         if overlap is not None:
             if any(n.startswith("flow_") for n in names):
                 raise ValueError(
@@ -122,16 +176,43 @@ def compile_action_model(
                 overlap = OverlapCoherence(
                     overlap.clip_length, overlap.overlap, overlap.coherence_weight,
                     output="frame_probs", per_step_targets=False)
-        model.compile(optimizer, loss=losses, loss_weights=weights, metrics=metric_dict,
-                      truncation=truncation or STSGD(truncation_rate), overlap=overlap,
-                      clip_norm=clip_norm)
     else:
-        if overlap is not None:
-            raise ValueError("overlap-coherence training needs an SCS model.")
-        # Same clipping as SCSModel's clip_norm: of the global gradient norm.
-        optimizer = keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm)
-        model.compile(optimizer, loss=losses, loss_weights=weights, metrics=metric_dict)
-    return model
+        truncation = None
+    return compile_model(model, losses, learning_rate, loss_weights=weights,
+                         metrics=metric_dict, truncation=truncation, overlap=overlap,
+                         clip_norm=clip_norm)
+
+
+def fit_action_model(model, train_ds, epochs, val_ds=None, logdir=None, class_names=None,
+                     verbose=2):
+    """Fits a compiled action model, with TensorBoard when ``logdir`` is given.
+
+    Args:
+        model: A compiled model.
+        train_ds: ``(frames, {output: target})`` batches
+            (:func:`~scs_keras.tasks.action_recognition.data.attach_targets`).
+        epochs: Positive int.
+        val_ds: Optional validation batches (same form); its first 4 clips
+            are drawn with the predicted and the true class every tenth of
+            the training.
+        logdir: TensorBoard folder (scalars, ``truncation_rate``, pictures).
+        class_names: Class names for the pictures.
+        verbose: ``fit`` verbosity.
+
+    Returns:
+        The Keras ``History``.
+    """
+    render = None
+    if logdir and val_ds is not None and class_names is not None:
+        frames, targets = fixed_sample(val_ds, 4)
+        labels = np.asarray(targets["clip"] if isinstance(targets, dict) else targets)
+
+        def render(m):
+            return {"clips_true_vs_predicted": render_predictions(m, frames, labels,
+                                                                  class_names)}
+
+    return fit_model(model, train_ds, epochs, val_ds=val_ds, logdir=logdir, render_fn=render,
+                     verbose=verbose, every_n_epochs=max(1, epochs // 10))
 
 
 def _collect(model, dataset):
@@ -200,7 +281,7 @@ def render_predictions(model: keras.Model, frames: np.ndarray, labels: Sequence[
     Returns:
         ``uint8`` images ``(N, h, w, 3)`` for ``tf.summary.image``.
     """
-    import cv2  # the "data" extra; only needed for pictures
+    cv2 = optional_import("cv2", "drawing the TensorBoard pictures")
 
     frames = np.asarray(frames, np.float32)
     pred = model.predict_on_batch(frames)
@@ -223,34 +304,3 @@ def render_predictions(model: keras.Model, frames: np.ndarray, labels: Sequence[
                     (0, 140, 0) if ok else (200, 0, 0), 1, cv2.LINE_AA)
         images.append(np.concatenate([strip, caption], axis=0))
     return np.stack(images)
-
-
-def export_action_model(model: keras.Model, num_frames: Optional[int], image_size,
-                        base_dir: str = DEFAULT_EXPORT_DIR,
-                        version: Optional[int] = None) -> str:
-    """Exports ``<base_dir>/<version>/`` with a ``serving_default`` signature.
-
-    Signature: input ``frames`` ``(None, num_frames, H, W, 3)`` float32 in
-    ``[0, 1]``; outputs ``frame_probabilities`` ``(None, T, C)`` and
-    ``clip_probabilities`` ``(None, C)`` (see
-    :func:`~scs_keras.tasks.action_recognition.models.make_serving_model`).
-    It loads and runs with TensorFlow alone::
-
-        loaded = tf.saved_model.load("saved_models/action_recognition/1")
-        out = loaded.signatures["serving_default"](frames=clips)
-        out["clip_probabilities"]
-
-    Args:
-        model: A model from the builders.
-        num_frames: Frames per clip of the signature (``None``: any).
-        image_size: ``(H, W)`` or an int.
-        base_dir: The model's folder for TF Serving.
-        version: Integer version; default the next free one.
-
-    Returns:
-        The written version folder.
-    """
-    h, w = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
-    return export_for_serving(
-        make_serving_model(model), base_dir, input_name="frames", version=version,
-        input_shape=(None, num_frames, int(h), int(w), 3))

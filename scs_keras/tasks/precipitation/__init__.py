@@ -1,45 +1,17 @@
-"""Precipitation nowcasting with SCS (SCS_SPEC §8d): models, baselines, pipeline.
+"""Precipitation nowcasting with SCS.
 
-* :mod:`.models`: ``build_scs_forecaster`` / ``build_convlstm_forecaster``
-  (encoder–forecasters of equal depth and width), ``NowcastingLoss``
-  (MSE + MAE, optionally rain-weighted), ``compile_forecaster`` (ASTSGD by
-  default), ``forecast_only``.
-* :mod:`.baselines`: ``PersistenceModel``, ``OpticalFlowModel``.
-* :mod:`.pipeline`: generated data, ``tf.data`` pipelines, training with
-  TensorBoard pictures, evaluation, same-budget comparison, SavedModel
-  export.
+The task's files have the roles every task shares (see
+:mod:`scs_keras.tasks.base`):
+
+* :mod:`.data` - generated radar data (PNG event folders or HDF5), the
+  ``tf.data`` pipelines, the targets of every output;
+* :mod:`.models` - the SCS encoder–forecaster and its ConvLSTM twin
+  (``build_model``);
+* :mod:`.training` - ``NowcastingLoss``, ``compile_forecaster`` (ASTSGD by
+  default), ``fit_forecaster``, ``evaluate_forecaster``;
+* :mod:`.export` - the serving model and its SavedModel export;
+* :mod:`.baselines` - persistence and optical-flow extrapolation;
+* :mod:`.task` - ``PrecipitationTask`` for ``scs-keras ... precipitation``.
 
 See ``docs/precipitation.md`` and ``examples/precipitation_forecasting.py``.
 """
-
-from scs_keras.tasks.precipitation.baselines import OpticalFlowModel, PersistenceModel
-from scs_keras.tasks.precipitation.models import (
-    FORECAST,
-    NEXT_FRAME,
-    SPATIAL,
-    NowcastingLoss,
-    build_convlstm_forecaster,
-    build_scs_forecaster,
-    compile_forecaster,
-    forecast_only,
-    persistence_loss,
-    rain_intensity_weights,
-)
-from scs_keras.tasks.precipitation.pipeline import (
-    check_export,
-    compare,
-    evaluate_forecaster,
-    export_forecaster,
-    generated_data,
-    load_datasets,
-    results_table,
-    train_forecaster,
-)
-
-__all__ = [
-    "FORECAST", "NEXT_FRAME", "SPATIAL", "NowcastingLoss", "OpticalFlowModel",
-    "PersistenceModel", "build_convlstm_forecaster", "build_scs_forecaster",
-    "check_export", "compare", "compile_forecaster", "evaluate_forecaster",
-    "export_forecaster", "forecast_only", "generated_data", "load_datasets",
-    "persistence_loss", "rain_intensity_weights", "results_table", "train_forecaster",
-]

@@ -5,7 +5,7 @@ Both take observed sequences ``(batch, N, H, W, 1)`` (numpy, on the readers'
 
 **Persistence** repeats the last observed frame for every lead time.
 
-**Optical-flow extrapolation** (the operational standard, SCS_SPEC §8d):
+**Optical-flow extrapolation** (the operational standard of radar nowcasting):
 
 1. Dense optical flow (OpenCV Farneback or DIS) is estimated *backwards* in
    time, from each observed frame to the one before it: ``f(x)`` is where the
@@ -35,8 +35,10 @@ Example:
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from scs_keras.utils.optional import optional_import
+from scs_keras.utils.validation import check_int, one_of, positive_int
 
 _METHODS = ("farneback", "dis")
 #: Farneback parameters suited to radar echoes of tens to hundreds of pixels.
@@ -55,17 +57,16 @@ def _check_inputs(inputs, name="inputs"):
     return x.astype(np.float32, copy=False)
 
 
+def _cv2():
+    return optional_import("cv2", "the optical-flow baseline")
+
+
 def _check_target_frames(target_frames):
-    if isinstance(target_frames, bool) or not isinstance(target_frames, (int, np.integer)) \
-            or target_frames < 1:
-        raise ValueError(f"target_frames must be a positive int, got {target_frames!r}")
-    return int(target_frames)
+    return positive_int("target_frames", target_frames)
 
 
 def _check_flow_frames(flow_frames, observed):
-    if isinstance(flow_frames, bool) or not isinstance(flow_frames, (int, np.integer)) \
-            or flow_frames < 2:
-        raise ValueError(f"flow_frames must be an int >= 2, got {flow_frames!r}")
+    check_int("flow_frames", flow_frames, minimum=2)
     if observed < flow_frames:
         raise ValueError(f"flow_frames={flow_frames} needs at least that many observed frames, "
                          f"got {observed}")
@@ -94,9 +95,8 @@ class _FlowEstimator:
     """Dense optical flow between two [0, 1] frames with OpenCV."""
 
     def __init__(self, method="farneback", params=None):
-        method = str(method).lower()
-        if method not in _METHODS:
-            raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+        method = one_of("method", str(method).lower(), _METHODS)
+        cv2 = _cv2()
         self.method = method
         self.params = dict(params or {})
         if method == "farneback":
@@ -122,7 +122,7 @@ class _FlowEstimator:
             # so its internal thresholds behave as for 8-bit input).
             a = (frame0 * 255.0).astype(np.float32)
             b = (frame1 * 255.0).astype(np.float32)
-            return cv2.calcOpticalFlowFarneback(a, b, None, **self._fb)
+            return _cv2().calcOpticalFlowFarneback(a, b, None, **self._fb)
         # DIS needs 8-bit single-channel input.
         a = np.clip(np.rint(frame0 * 255.0), 0, 255).astype(np.uint8)
         b = np.clip(np.rint(frame1 * 255.0), 0, 255).astype(np.uint8)
@@ -186,6 +186,7 @@ def semi_lagrangian_extrapolate(frame, flow, steps: int, outside_value: float = 
         raise ValueError(f"frame must be (H, W) and flow (H, W, 2), got {img.shape} and "
                          f"{flow.shape}")
     steps = _check_target_frames(steps)
+    cv2 = _cv2()
     h, w = img.shape
     gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
     map_x, map_y = gx.copy(), gy.copy()
@@ -263,9 +264,8 @@ class _BaselineModel:
         ``tf.data.Dataset``) whose elements are input batches or
         ``(inputs, targets[, weights])`` tuples.
         """
-        if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
-                                       or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        if batch_size is not None:
+            positive_int("batch_size", batch_size)
 
         def arrays(x, y=None, w=None):
             x = np.asarray(x)
@@ -411,7 +411,33 @@ class OpticalFlowModel(_BaselineModel):
                                      self.flow_params, self.outside_value)
 
 
+#: The task's non-neural models.
+BASELINE_NAMES = ("persistence", "optical_flow")
+
+
+def build_baseline(name, input_frames, target_frames, flow_method="farneback"):
+    """A non-neural baseline by name: ``"persistence"`` or ``"optical_flow"``.
+
+    The optical-flow baseline averages the flow of the last two frame pairs
+    (it damps noise in the motion estimate), or uses the one pair there is.
+
+    Raises:
+        ValueError: an unknown name, or fewer than 2 observed frames for
+            optical flow.
+
+    Example:
+
+    >>> build_baseline("persistence", 5, 10).target_frames
+    10
+    """
+    one_of("model", name, BASELINE_NAMES)
+    if name == "persistence":
+        return PersistenceModel(target_frames)
+    return OpticalFlowModel(target_frames, method=flow_method,
+                            flow_frames=min(3, max(2, positive_int("input_frames", input_frames))))
+
+
 __all__ = [
-    "persistence_forecast", "estimate_motion", "semi_lagrangian_extrapolate",
+    "BASELINE_NAMES", "build_baseline", "persistence_forecast", "estimate_motion", "semi_lagrangian_extrapolate",
     "optical_flow_forecast", "PersistenceModel", "OpticalFlowModel", "DEFAULT_FARNEBACK",
 ]

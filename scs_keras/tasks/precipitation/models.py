@@ -1,4 +1,4 @@
-"""Encoder–forecaster models and the loss for precipitation nowcasting (SPEC §8d).
+"""Encoder–forecaster models for precipitation nowcasting.
 
 Two models share one topology, so that a comparison measures the recurrent
 layer and nothing else (:func:`build_scs_forecaster`,
@@ -41,15 +41,13 @@ the last observed frame, then *the same decoder* (shared weights).  It is a
 per-frame CNN that sees one frame and cannot know the motion, so its
 forecast is the same for every lead time.  Its loss ``L_s`` is what ASTSGD
 compares with the main loss ``L``; it also trains the shared spatial weights
-as an auxiliary loss (``spatial_loss_weight`` in :func:`compile_forecaster`).
+as an auxiliary loss (``spatial_loss_weight`` in
+:func:`scs_keras.tasks.precipitation.training.compile_forecaster`).
 
 Outputs are dicts: ``{"forecast": (B, M, H, W, 1), "spatial": (B, M, H, W, 1)}``
 for SCS (plus ``"next_frame": (B, N-1, H, W, 1)`` with the one-step head),
 ``{"forecast": ...}`` for ConvLSTM.  :func:`forecast_only` gives a
 single-output view (shared weights) for prediction and export.
-
-The loss (:class:`NowcastingLoss`) is MSE + MAE, optionally weighted by rain
-intensity with the HKO-7 benchmark's balanced weights (Shi et al. 2017).
 """
 
 from __future__ import annotations
@@ -62,17 +60,13 @@ import numpy as np
 import tensorflow as tf
 
 from scs_keras.layers.conv_scs import ConvSCS2D
-from scs_keras.metrics.nowcasting import threshold_to_unit
-from scs_keras.training import ASTSGD, STSGD, SCSModel, TruncationSchedule
+from scs_keras.training import SCSModel
+from scs_keras.utils.validation import image_hw, int_sequence, one_of, positive_int
 
 #: Output names of the models built here.
 FORECAST = "forecast"
 SPATIAL = "spatial"
 NEXT_FRAME = "next_frame"
-
-#: HKO-7 balanced-loss weights: rain rate (mm/h) bucket edges and weights.
-DEFAULT_RAIN_THRESHOLDS = (2.0, 5.0, 10.0, 30.0)
-DEFAULT_RAIN_WEIGHTS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 _PACKAGE = "scs_keras.precipitation"
 
@@ -82,38 +76,12 @@ _PACKAGE = "scs_keras.precipitation"
 # ----------------------------------------------------------------------------
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; received {value!r}.")
-    return int(value)
-
-
-def _image_hw(image_size):
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-        image_size = (image_size, image_size)
-    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
-        raise ValueError(
-            f"image_size must be an int or a pair (height, width); received {image_size!r}."
-        )
-    return tuple(_positive_int("image_size", v) for v in image_size)
-
-
 def _topology(image_size, widths, strides, kernel_size):
-    h, w = _image_hw(image_size)
-    if not isinstance(widths, (list, tuple)) or not widths:
-        raise ValueError(f"widths must be a non-empty list of positive ints; received {widths!r}.")
-    widths = [_positive_int("widths", v) for v in widths]
-    if strides is None:
-        strides = [2] * len(widths)
-    elif isinstance(strides, (int, np.integer)) and not isinstance(strides, bool):
-        strides = [int(strides)] * len(widths)
-    if not isinstance(strides, (list, tuple)) or len(strides) != len(widths):
-        raise ValueError(
-            f"strides must be an int or a list with one int per layer ({len(widths)}); "
-            f"received {strides!r}."
-        )
-    strides = [_positive_int("strides", v) for v in strides]
-    kernel_size = _positive_int("kernel_size", kernel_size)
+    h, w = image_hw("image_size", image_size)
+    widths = list(int_sequence("widths", widths))
+    strides = list(int_sequence("strides", 2 if strides is None else strides,
+                                length=len(widths), allow_scalar=True))
+    kernel_size = positive_int("kernel_size", kernel_size)
     factor = math.prod(strides)
     if h % factor or w % factor:
         raise ValueError(
@@ -196,7 +164,7 @@ class RepeatLastFrame(keras.layers.Layer):
 
     def __init__(self, steps, **kwargs):
         super().__init__(**kwargs)
-        self.steps = _positive_int("steps", steps)
+        self.steps = positive_int("steps", steps)
 
     def call(self, inputs):
         last = inputs[:, -1:]
@@ -322,10 +290,10 @@ class _Decoder:
 
 def _check_common(input_frames, target_frames, image_size, widths, strides, kernel_size,
                   next_frame_head=False):
-    input_frames = _positive_int("input_frames", input_frames)
+    input_frames = positive_int("input_frames", input_frames)
     if next_frame_head and input_frames < 2:
         raise ValueError(f"next_frame_head needs input_frames >= 2; received {input_frames}.")
-    target_frames = _positive_int("target_frames", target_frames)
+    target_frames = positive_int("target_frames", target_frames)
     return (input_frames, target_frames) + _topology(image_size, widths, strides, kernel_size)
 
 
@@ -589,246 +557,48 @@ def forecast_only(model):
 
 
 # ----------------------------------------------------------------------------
-# Loss.
+# By name.
 # ----------------------------------------------------------------------------
 
+#: Neural models of the task (the non-neural ones are in :mod:`.baselines`).
+MODEL_NAMES = ("scs", "convlstm")
 
-def rain_intensity_weights(y_true, thresholds=DEFAULT_RAIN_THRESHOLDS,
-                           weights=DEFAULT_RAIN_WEIGHTS):
-    """Per-pixel weights from the observed rain rate (HKO-7 balanced loss).
 
-    A pixel's weight is ``weights[k]`` where ``k`` is the number of
-    ``thresholds`` (mm/h, via Z = 200 R^1.6) its observed value reaches
-    (``>=``).  Defaults: 1 below 2 mm/h, 2, 5, 10 from 2, 5, 10 mm/h, 30 from
-    30 mm/h (Shi et al. 2017).
+def build_model(name, input_frames, target_frames, image_size, widths=(16, 32),
+                truncation_mode="temporal", truncation_rate=0.5, next_frame_head=True,
+                seed=None):
+    """The SCS forecaster or its ConvLSTM twin, by name, with the same sizes.
 
     Args:
-        y_true: Targets on the [0, 1] scale (``dBZ = 70 x - 10``), any shape.
-        thresholds: Increasing rain rates in mm/h.
-        weights: ``len(thresholds) + 1`` weights.
+        name: ``"scs"`` or ``"convlstm"``.
+        input_frames, target_frames, image_size, widths: Sizes (see
+            :func:`build_scs_forecaster`).
+        truncation_mode, truncation_rate, seed: SCS only.
+        next_frame_head: The one-step head, for both models.  Default ``True``.
 
     Returns:
-        A float32 tensor shaped like ``y_true``.
-
-    Example:
-
-    >>> w = rain_intensity_weights(np.array([0.0, 0.6, 1.0], "float32"))
-    >>> [float(v) for v in w]
-    [1.0, 2.0, 30.0]
-    """
-    thresholds, weights = _check_weighting(thresholds, weights)
-    y = tf.cast(y_true, tf.float32)
-    out = tf.fill(tf.shape(y), weights[0])
-    for t, wgt in zip(thresholds, weights[1:]):
-        out = tf.where(y >= threshold_to_unit(t, "mm/h"), wgt, out)
-    return out
-
-
-def _check_weighting(thresholds, weights):
-    thresholds = tuple(float(t) for t in thresholds)
-    weights = tuple(float(v) for v in weights)
-    if len(weights) != len(thresholds) + 1:
-        raise ValueError(f"weights needs len(thresholds) + 1 = {len(thresholds) + 1} "
-                         f"values; received {len(weights)}.")
-    if any(t <= 0 for t in thresholds) or list(thresholds) != sorted(set(thresholds)):
-        raise ValueError(f"thresholds must be increasing positive rain rates (mm/h); "
-                         f"received {thresholds}.")
-    if any(v < 0 for v in weights):
-        raise ValueError(f"weights must be >= 0; received {weights}.")
-    return thresholds, weights
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class NowcastingLoss(keras.losses.Loss):
-    """MSE + MAE on [0, 1] radar frames, optionally rain-intensity weighted.
-
-    Per sample: ``mean(w · (mse_weight · (y - ŷ)² + mae_weight · |y - ŷ|))``
-    over lead times and pixels, with ``w = 1`` or, when
-    ``intensity_weighted``, :func:`rain_intensity_weights` of the target
-    (the weights are not normalised: weighted losses are larger).
-
-    Args:
-        mse_weight: Factor of the squared error.  Default 1.
-        mae_weight: Factor of the absolute error.  Default 1.
-        intensity_weighted: Weight pixels by observed rain rate.
-        thresholds: Rain-rate bucket edges (mm/h) for the weights.
-        weights: Bucket weights (one more than ``thresholds``).
-        name, reduction: As for ``keras.losses.Loss``.
-
-    Example:
-
-    >>> loss = NowcastingLoss()
-    >>> float(loss(np.ones((1, 2, 4, 4, 1)), np.zeros((1, 2, 4, 4, 1))))
-    2.0
-    """
-
-    def __init__(self, mse_weight=1.0, mae_weight=1.0, intensity_weighted=False,
-                 thresholds=DEFAULT_RAIN_THRESHOLDS, weights=DEFAULT_RAIN_WEIGHTS,
-                 name="nowcasting_loss", reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.mse_weight = float(mse_weight)
-        self.mae_weight = float(mae_weight)
-        if self.mse_weight < 0 or self.mae_weight < 0 or self.mse_weight + self.mae_weight == 0:
-            raise ValueError("mse_weight and mae_weight must be >= 0 and not both 0; "
-                             f"received {mse_weight}, {mae_weight}.")
-        self.intensity_weighted = bool(intensity_weighted)
-        self.thresholds, self.weights = _check_weighting(thresholds, weights)
-
-    def call(self, y_true, y_pred):
-        y_pred = tf.convert_to_tensor(y_pred)
-        y_true = tf.cast(y_true, y_pred.dtype)
-        err = y_pred - y_true
-        per_pixel = self.mse_weight * tf.square(err) + self.mae_weight * tf.abs(err)
-        if self.intensity_weighted:
-            per_pixel = per_pixel * tf.cast(
-                rain_intensity_weights(y_true, self.thresholds, self.weights), per_pixel.dtype)
-        rank = len(per_pixel.shape)
-        return tf.reduce_mean(per_pixel, axis=list(range(1, rank)))
-
-    def get_config(self):
-        return {**super().get_config(), "mse_weight": self.mse_weight,
-                "mae_weight": self.mae_weight, "intensity_weighted": self.intensity_weighted,
-                "thresholds": list(self.thresholds), "weights": list(self.weights)}
-
-
-# ----------------------------------------------------------------------------
-# Compilation.
-# ----------------------------------------------------------------------------
-
-
-def persistence_loss(dataset, loss=None, max_batches=None):
-    """The loss of the persistence forecast on ``dataset`` (mean over batches).
-
-    A natural ASTSGD threshold ``θ`` on the loss's own scale: the T¹ head
-    sees one frame only, so persistence is about the best it can reach; once
-    it does, the rate has relaxed to ``q0``.
-
-    Args:
-        dataset: Iterable of ``(inputs, targets)`` batches (targets may be a
-            dict holding ``"forecast"``).
-        loss: A loss callable (default :class:`NowcastingLoss`).
-        max_batches: Stop after this many batches (default all).
-
-    Returns:
-        A Python float.
-
-    Example:
-
-    >>> theta = persistence_loss(train_ds, NowcastingLoss(), max_batches=8)
-    """
-    loss = loss or NowcastingLoss()
-    total, count = 0.0, 0
-    for i, (x, y) in enumerate(dataset):
-        if max_batches is not None and i >= max_batches:
-            break
-        if isinstance(y, dict):
-            y = y[FORECAST]
-        m = y.shape[1]
-        pred = tf.repeat(x[:, -1:], m, axis=1)
-        total += float(loss(y, pred))
-        count += 1
-    if not count:
-        raise ValueError("persistence_loss() got no batches.")
-    return total / count
-
-
-def compile_forecaster(model, learning_rate=2e-3, loss=None, truncation="auto",
-                       threshold=None, truncation_rate=0.5, spatial_loss_weight=0.5,
-                       clip_norm=1.0, metrics=None, warmup_steps=10):
-    """Compiles a model of this module with the task's defaults.
-
-    Args:
-        model: From :func:`build_scs_forecaster` or
-            :func:`build_convlstm_forecaster`.
-        learning_rate: Adam learning rate.  Default 2e-3.
-        loss: Loss for every output (default :class:`NowcastingLoss`).
-        truncation: ``"auto"`` (default): ``"astsgd"`` for an SCS model with
-            a T¹ head, else ``None``.  ``"astsgd"``: ``ASTSGD`` with
-            ``q0 = truncation_rate``, ``θ = threshold``, ``L0`` measured
-            over ``warmup_steps`` steps, ``α = 1``.  ``"stsgd"``: the
-            constant rate ``truncation_rate``.  ``"none"``: no truncation
-            (``STSGD(0)`` for an SCS model).  Or an ``ASTSGD``/``STSGD``
-            instance (SCS models only), or ``None``: no schedule, every SCS
-            cell keeps the ``truncation_rate`` it was built with.
-        threshold: ASTSGD's ``θ`` on the loss's scale.  Required for
-            ``"astsgd"`` (e.g. :func:`persistence_loss` of the training data;
-            the library default θ = 1 is far above an MSE + MAE on [0, 1]
-            frames and would pin the rate at ``q0``).
-        truncation_rate: ASTSGD's ``q0`` or STSGD's constant rate.
-            Default 0.5.
-        spatial_loss_weight: Weight of the T¹ head's loss in the training
-            loss (0 still lets ASTSGD read it).  Default 0.5.
-        clip_norm: Global gradient-norm clip (None: no clipping).
-        metrics: Metrics of the ``"forecast"`` output (default none).
-        warmup_steps: ASTSGD warm-up steps (measuring ``L0``).
-
-    Returns:
-        The model (compiled in place).
+        The model.
 
     Raises:
-        ValueError: ``"astsgd"`` without a ``threshold``, a schedule on a
-            model without SCS cells, or ASTSGD on a model without T¹ head.
+        ValueError: an unknown name.
 
     Example:
 
-    >>> model = build_scs_forecaster(5, 5, 32)
-    >>> compile_forecaster(model, threshold=0.05)  # doctest: +ELLIPSIS
-    <...>
+    >>> build_model("convlstm", 5, 5, 16).name
+    'convlstm_forecaster'
     """
-    loss = loss or NowcastingLoss()
-    names = list(model.output.keys()) if isinstance(model.output, dict) else []
-    has_t1 = SPATIAL in names
-    is_scs = isinstance(model, SCSModel)
-    if isinstance(truncation, str):
-        key = truncation.lower()
-        if key == "auto":
-            key = "astsgd" if (is_scs and has_t1) else "cells"
-        if key == "cells":
-            truncation = None
-        elif key == "astsgd":
-            if threshold is None:
-                raise ValueError("truncation='astsgd' needs threshold= (θ on the loss's scale, "
-                                 "e.g. persistence_loss(train_ds)).")
-            truncation = ASTSGD(initial_rate=truncation_rate, threshold=float(threshold),
-                                initial_loss=None,
-                                alpha=1.0, main_output=FORECAST, spatial_output=SPATIAL,
-                                warmup_steps=warmup_steps)
-        elif key == "stsgd":
-            truncation = STSGD(truncation_rate)
-        elif key == "none":
-            # No truncation at all (rate 0), not the cells' own rates.
-            truncation = STSGD(0.0) if is_scs else None
-        else:
-            raise ValueError(f"truncation must be 'astsgd', 'stsgd', 'none', a schedule or "
-                             f"None; received {truncation!r}.")
-    if truncation is not None and not isinstance(truncation, TruncationSchedule):
-        raise ValueError(f"truncation must be a string, an ASTSGD/STSGD instance or None; "
-                         f"received {truncation!r}.")
-    if truncation is not None and not is_scs:
-        raise ValueError(f"Model {model.name!r} has no SCS cells; use truncation=None.")
-    if isinstance(truncation, ASTSGD) and not has_t1:
-        raise ValueError(f"ASTSGD needs the T¹ head (output {SPATIAL!r}); build the model "
-                         "with spatial_head=True.")
-    optimizer = keras.optimizers.Adam(learning_rate)
-    losses = {name: loss for name in names} if names else loss
-    loss_weights = None
-    if len(names) > 1:
-        loss_weights = {n: (float(spatial_loss_weight) if n == SPATIAL else 1.0) for n in names}
-    metric_arg = {FORECAST: list(metrics)} if (metrics and names) else metrics
-    kwargs = dict(optimizer=optimizer, loss=losses, loss_weights=loss_weights,
-                  metrics=metric_arg)
-    if is_scs:
-        model.compile(truncation=truncation, clip_norm=clip_norm, **kwargs)
-    else:
-        if clip_norm is not None:
-            kwargs["optimizer"] = keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm)
-        model.compile(**kwargs)
-    return model
+    one_of("model", name, MODEL_NAMES)
+    if name == "scs":
+        return build_scs_forecaster(input_frames, target_frames, image_size, widths=widths,
+                                    truncation_rate=truncation_rate,
+                                    truncation_mode=truncation_mode, seed=seed,
+                                    next_frame_head=next_frame_head)
+    return build_convlstm_forecaster(input_frames, target_frames, image_size, widths=widths,
+                                     next_frame_head=next_frame_head)
 
 
 __all__ = [
-    "FORECAST", "SPATIAL", "NEXT_FRAME", "FrameWise", "RepeatLastFrame", "DropLastFrame",
-    "StreamConvSCS2D",
-    "build_scs_forecaster", "build_convlstm_forecaster", "forecast_only",
-    "rain_intensity_weights", "NowcastingLoss", "persistence_loss", "compile_forecaster",
+    "FORECAST", "SPATIAL", "NEXT_FRAME", "MODEL_NAMES", "FrameWise", "RepeatLastFrame",
+    "DropLastFrame", "StreamConvSCS2D", "build_model", "build_scs_forecaster",
+    "build_convlstm_forecaster", "forecast_only",
 ]

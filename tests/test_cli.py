@@ -1,0 +1,125 @@
+"""The ``scs-keras`` command: subcommands, shared flags and one-line errors."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from scs_keras import cli
+from scs_keras.tasks.base import TASKS, get_task
+
+SHARED = ["--data-dir", "--generated-dir", "--model", "--compare", "--epochs", "--batch-size",
+          "--learning-rate", "--truncation", "--truncation-rate", "--truncation-mode",
+          "--seed", "--logdir", "--checkpoint", "--export", "--on-bad", "--verbose"]
+
+
+def test_help_lists_every_subcommand_and_task(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("demo", "train", "evaluate", "export", "generate", "chains"):
+        assert f"  {name} " in out
+    for task in ("precipitation", "action-recognition"):
+        assert task in out
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "export"])
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_task_takes_the_same_shared_flags(command, task, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, task, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert f"scs-keras {command} {task}" in out
+    shared = out[out.index("shared flags"):]
+    positions = [shared.index(flag + " ") for flag in SHARED]
+    assert positions == sorted(positions), "shared flags come in the same order"
+    assert out.index("shared flags") < out.index(get_task(task).title)
+
+
+@pytest.mark.parametrize("argv", [["generate", "precipitation", "--help"], ["demo", "--help"],
+                                  ["chains", "--help"]])
+def test_other_subcommands_have_help(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fly"], "unknown subcommand 'fly'"),
+    (["train", "weather"], "unknown task 'weather'"),
+    (["train", "precipitation", "--model", "transformer"], "invalid choice"),
+    (["train", "precipitation", "--epochs", "0"], "must be > 0"),
+    (["train", "precipitation", "--truncation-rate", "1.5"], "must be in [0, 1]"),
+    (["train", "precipitation", "--truncation", "sometimes"], "invalid choice"),
+    (["train", "precipitation", "--model", "persistence", "--export"],
+     "--export needs a neural model"),
+    (["train", "precipitation", "--image-size", "20", "--widths", "4,8,16"], "divisible"),
+    (["train", "precipitation", "--widths", "4,x"], "--widths"),
+    (["train", "precipitation", "--format", "netcdf"], "invalid choice"),
+    (["train", "precipitation", "--data-dir", "/no/such/folder"], "does not exist"),
+    (["export", "precipitation"], "needs --checkpoint"),
+    (["train", "action-recognition", "--clips", "3,4"], "--clips takes K,n,r"),
+    (["train", "action-recognition", "--clips", "3,4,1.0"], "0 <= r < 1"),
+    (["train", "action-recognition", "--clips", "3,4,0.25", "--model", "cnn"],
+     "needs --model scs"),
+    (["train", "action-recognition", "--flow", "--model", "convlstm"],
+     "--flow needs --model scs"),
+    (["train", "action-recognition", "--stem", "7"], "--stem takes"),
+    (["train", "action-recognition", "--widths", "16,x"], "--widths"),
+    (["train", "action-recognition", "--truncation", "astsgd", "--no-aux"], "T¹ head"),
+])
+def test_bad_flags_are_one_line_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_empty_data_dir_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "action-recognition", "--data-dir", str(tmp_path)])
+    assert info.value.code == 2
+    assert "is empty" in capsys.readouterr().err
+
+
+def test_unusable_data_dir_is_one_line(tmp_path, capsys):
+    # A folder with something in it, but no radar events: the reader's
+    # DataError becomes one line and exit status 2.
+    (tmp_path / "notes.txt").write_text("not radar data")
+    code = cli.main(["train", "precipitation", "--data-dir", str(tmp_path), "--verbose", "0"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("scs-keras: error:") and len(err.strip().splitlines()) == 1
+    assert str(tmp_path) in err
+
+
+def test_chains_prints_the_table(capsys):
+    assert cli.main(["chains", "--layers", "3", "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "L=3, T=2" in out
+    # 3 layers x 2 steps, half of the chains cut at rate 0.5 (K = 1): the
+    # fractions 2/3 and 1/3 of the expected-chain table.
+    assert "0.6667" in out and "0.3333" in out
+
+
+def test_generate_writes_the_real_format(tmp_path):
+    out = tmp_path / "rain"
+    assert cli.main(["generate", "precipitation", "--out", str(out), "--image-size", "16",
+                     "--train-events", "2", "--test-events", "1",
+                     "--frames-per-event", "10"]) == 0
+    events = sorted(os.listdir(out / "train"))
+    assert len(events) == 2
+    assert all(f.endswith(".png") for f in os.listdir(out / "train" / events[0]))
+
+
+def test_console_script_is_installed_and_quiet():
+    # The entry point from setup.py, in the test's own environment.
+    exe = os.path.join(os.path.dirname(sys.executable), "scs-keras")
+    done = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "subcommands:" in done.stdout
+    assert "PredictCost" not in done.stderr and "cpu_feature_guard" not in done.stderr
