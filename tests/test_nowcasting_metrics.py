@@ -36,17 +36,6 @@ def hand_scores(tp, fp, fn, tn):
     }
 
 
-def test_threshold_conversion():
-    assert N.threshold_to_unit(30.0) == pytest.approx(40 / 70)
-    assert N.threshold_to_unit(0.5, "unit") == 0.5
-    # 1 mm/h -> Z = 200 -> 23.0103 dBZ -> (23.0103 + 10) / 70.
-    assert N.threshold_to_unit(1.0, "mm/h") == pytest.approx((10 * math.log10(200) + 10) / 70)
-    with pytest.raises(ValueError, match="threshold_units"):
-        N.threshold_to_unit(1.0, "inch")
-    with pytest.raises(ValueError, match="> 0"):
-        N.threshold_to_unit(0.0, "mm/h")
-
-
 def test_contingency_counts_match_hand_count():
     m = N.CSI(THR, lead_times=2)
     m.update_state(Y_TRUE, Y_PRED)
@@ -134,7 +123,8 @@ def test_mean_over_leads_skips_undefined_leads():
 
 
 def test_rain_rate_thresholds():
-    t = N.threshold_to_unit(2.0, "mm/h")
+    # 2 mm/h -> Z = 200 * 2^1.6 -> dBZ = 10 log10 Z -> x = (dBZ + 10) / 70.
+    t = (10 * math.log10(200 * 2 ** 1.6) + 10) / 70
     y = seq([[t + 0.01, t - 0.01]])
     m = N.POD(2.0, threshold_units="mm/h")
     assert m.name == "pod_2mmh"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from scs_keras.data.contract import DataError
 from scs_keras.data.synthetic.motion_videos import (
     main as motion_main,
     make_motion_videos,
@@ -18,6 +19,7 @@ from scs_keras.data.video import (
     AugmentConfig,
     BadVideoError,
     VideoDataReport,
+    list_videos,
     augment_video,
     list_class_folders,
     list_ucf101,
@@ -113,10 +115,10 @@ def test_split_files_written_and_parsed(motion):
 
 
 def test_test_dataset_labels_and_frames(motion):
-    report = VideoDataReport()
-    ds, names = make_video_dataset(motion.root, "test", 1, num_frames=4, image_size=SIZE,
-                                   batch_size=2, report=report)
-    assert names == ["MoveLeft", "MoveRight", "MoveUp"]
+    ds, report = make_video_dataset(motion.root, "test", 1, num_frames=4, image_size=SIZE,
+                                    batch_size=2)
+    assert isinstance(report, VideoDataReport)
+    assert report.class_names == ["MoveLeft", "MoveRight", "MoveUp"]
     batches = list(ds)
     assert [int(y.shape[0]) for _, y in batches] == [2, 1]
     x, y = batches[0]
@@ -128,7 +130,9 @@ def test_test_dataset_labels_and_frames(motion):
     assert idx.tolist() == [1, 3, 5, 7]
     expected = read_video(motion.paths("test")[0], idx).astype(np.float32) / 255.0
     np.testing.assert_allclose(x[0].numpy(), expected, atol=1e-6)
-    assert report.num_listed == 3 and report.num_bad == 0
+    assert report.num_listed == report.num_samples == 3 and report.num_problems == 0
+    assert report.layout == "ucf101" and report.split == "test"
+    assert report.source == os.path.abspath(motion.root)
 
 
 def test_overlapping_clips_dataset(motion):
@@ -147,9 +151,9 @@ def test_overlapping_clips_dataset(motion):
 
 
 def test_frames_layout_matches_frame_folders(motion):
-    ds, names = make_video_dataset(motion.frames_root, "test", layout="frames", num_frames=NUM_FRAMES,
-                                   image_size=SIZE, batch_size=4)
-    assert names == ["MoveLeft", "MoveRight", "MoveUp"]
+    ds, report = make_video_dataset(motion.frames_root, "test", layout="frames",
+                                    num_frames=NUM_FRAMES, image_size=SIZE, batch_size=4)
+    assert report.class_names == ["MoveLeft", "MoveRight", "MoveUp"]
     x, y = next(iter(ds))
     assert y.numpy().tolist() == motion.labels("test")
     folder = os.path.join(motion.frames_root, "test", "MoveLeft", "v_MoveLeft_g01_c01")
@@ -220,7 +224,7 @@ def test_wrong_container_frame_count_falls_back_to_decoded_count(motion, monkeyp
 
     path = motion.paths("test")[0]
     truth = read_video(path, [1, 3, 5, 7])
-    monkeypatch.setattr(video_mod.cv2, "VideoCapture", LyingCapture)
+    monkeypatch.setattr(cv2, "VideoCapture", LyingCapture)  # the module video.py imports
     got = video_mod._decode_video(path, lambda t: uniform_frame_indices(t, 4), None)
     np.testing.assert_array_equal(got, truth)  # indices recomputed for the true 8 frames
     assert read_video(path).shape[0] == NUM_FRAMES
@@ -313,35 +317,50 @@ def _add_corrupt_test_video(info):
 
 def test_corrupt_video_skip_reports_path(small, caplog):
     bad = _add_corrupt_test_video(small)
-    report = VideoDataReport()
+    # Up-front check (default): reported before any iteration.
     with caplog.at_level(logging.WARNING, logger="scs_keras.data.video"):
-        ds, _ = make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE,
-                                   batch_size=8, report=report)
-        labels = _labels_of(ds)
-    assert labels.tolist() == small.labels("test")  # good videos kept, bad one dropped
-    assert report.bad_paths == [bad] and report.num_bad == 1 and report.num_listed == 3
-    assert bad in report.summary()
-    assert bad in caplog.text
-    # Up-front check: reported before any iteration.
-    report2 = VideoDataReport()
-    ds2, _ = make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE, batch_size=8,
-                                report=report2, check_videos=True)
-    assert report2.bad_paths == [bad]
+        ds, report = make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE,
+                                        batch_size=8, on_bad="skip")
+    assert report.bad_paths == [bad] and report.problems[0].kind == "unreadable"
+    assert report.num_listed == 3 and report.num_samples == 2
+    assert bad in report.summary() and bad in caplog.text
+    assert _labels_of(ds).tolist() == small.labels("test")  # good videos kept, bad one dropped
+    # Without the check the bad video is met, dropped and recorded while iterating.
+    ds2, report2 = make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE,
+                                      batch_size=8, on_bad="skip", check_videos=False)
+    assert report2.bad_paths == [] and report2.num_samples == 3
     assert _labels_of(ds2).tolist() == small.labels("test")
+    assert report2.bad_paths == [bad] and report2.num_samples == 2
+    _labels_of(ds2)  # a second epoch does not record it twice
+    assert report2.num_problems == 1 and report2.num_samples == 2
 
 
 def test_corrupt_video_raise_names_path(small):
     bad = _add_corrupt_test_video(small)
+    with pytest.raises(DataError) as err:
+        make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE)
+    assert err.value.path == bad and bad in str(err.value) and "on_bad='skip'" in str(err.value)
+    # Without the up-front check the error comes while iterating, naming the file.
     ds, _ = make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE, batch_size=8,
-                               on_bad="raise")
-    with pytest.raises(tf.errors.OpError) as err:
+                               check_videos=False)
+    with pytest.raises(tf.errors.OpError) as err2:
         for _ in ds:
             pass
-    assert bad in str(err.value) and "BadVideoError" in str(err.value)
-    with pytest.raises(BadVideoError) as err2:
-        make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE, on_bad="raise",
-                           check_videos=True)
-    assert err2.value.path == bad
+    assert bad in str(err2.value) and "DataError" in str(err2.value)
+
+
+def test_missing_listed_video_follows_on_bad(small):
+    missing = small.paths("test")[0]
+    os.remove(missing)
+    with pytest.raises(DataError, match="does not exist") as err:
+        make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE)
+    assert err.value.path == missing
+    ds, report = make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE,
+                                    on_bad="skip")
+    assert report.bad_paths == [missing]
+    assert _labels_of(ds).tolist() == small.labels("test")[1:]
+    with pytest.raises(FileNotFoundError, match=os.path.basename(missing)):
+        make_video_dataset(small.root, "test", num_frames=4, image_size=SIZE, check_videos=False)
 
 
 def test_corrupt_video_kinds_fail_probe(small, tmp_path):
@@ -382,26 +401,38 @@ def test_unknown_class_and_bad_labels(small):
 def test_empty_dataset_errors(small, tmp_path):
     empty = tmp_path / "empty"
     (empty / "SomeClass").mkdir(parents=True)
-    with pytest.raises(ValueError, match="empty dataset"):
-        make_video_dataset(str(empty), "all", layout="folders")
+    with pytest.raises(DataError, match="empty dataset"):
+        make_video_dataset(str(empty), "all", layout="folders", on_bad="skip")
     (empty / "train" / "SomeClass").mkdir(parents=True)
-    with pytest.raises(ValueError, match="empty dataset"):
-        make_video_dataset(str(empty), "train", layout="frames")
+    with pytest.raises(DataError, match="empty dataset"):
+        make_video_dataset(str(empty), "train", layout="frames", on_bad="skip")
+    # Every listed video unreadable: empty too, even when skipping.
+    for path in small.paths("test"):
+        write_corrupt_video(path, kind="garbage")
+    with pytest.raises(DataError, match="empty dataset"):
+        make_video_dataset(small.root, "test", on_bad="skip")
     with open(os.path.join(small.split_dir, "testlist01.txt"), "w") as fh:
         fh.write("\n")
-    with pytest.raises(ValueError, match="empty dataset"):
+    with pytest.raises(DataError, match="empty dataset"):
         make_video_dataset(small.root, "test")
 
 
 def test_bad_arguments(small):
-    with pytest.raises(ValueError, match="on_bad"):
-        make_video_dataset(small.root, "test", on_bad="ignore")
-    with pytest.raises(ValueError, match="layout"):
-        make_video_dataset(small.root, "test", layout="youtube")
-    with pytest.raises(ValueError, match="overlap_rate"):
-        make_video_dataset(small.root, "test", clips=(6, 5, 1.5))
+    # Argument mistakes are plain ValueError / TypeError, not DataError.
+    for kwargs, error, name in [(dict(on_bad="ignore"), ValueError, "on_bad"),
+                                (dict(layout="youtube"), ValueError, "layout"),
+                                (dict(clips=(6, 5, 1.5)), ValueError, "overlap_rate"),
+                                (dict(batch_size=0), ValueError, "batch_size"),
+                                (dict(num_frames=2.0), TypeError, "num_frames"),
+                                (dict(image_size=(8, 0)), ValueError, "image_size"),
+                                (dict(split_index=True), TypeError, "split_index")]:
+        with pytest.raises(error, match=name) as err:
+            make_video_dataset(small.root, "test", **kwargs)
+        assert not isinstance(err.value, DataError)
     with pytest.raises(ValueError, match="split"):
         make_video_dataset(small.root, "validation")
+    with pytest.raises(ValueError, match="split_ratio"):
+        list_videos(small.root, "train", layout="folders", split_ratio=1.0)
 
 
 # ----------------------------------------------------------------- needs time

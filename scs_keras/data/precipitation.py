@@ -1,5 +1,6 @@
-"""tf.data readers for radar-echo precipitation nowcasting (SCS_SPEC §8d, §9).
+"""tf.data readers for radar-echo precipitation nowcasting (HKO-7 style data).
 
+A nowcasting model observes ``N`` radar frames and forecasts the next ``M``.
 Two on-disk formats are accepted, both yielding sliding windows of ``N``
 observed and ``M`` future frames:
 
@@ -34,9 +35,9 @@ attributes and the timestamps.
 
 **Scaling.** Every output is float32 on the [0, 1] scale ``x = pixel / 255``,
 which is linear in reflectivity through the HKO-7 mapping
-``dBZ = pixel * 70 / 255 - 10``, i.e. ``dBZ = 70 x - 10``.  ``unit_to_dbz`` and
-``unit_to_pixel`` invert it; ``dbz_to_rainrate`` applies Z = 200 R^1.6.  dBZ
-input from HDF5 is mapped with ``dbz_to_unit`` and clipped to [0, 1]
+``dBZ = pixel * 70 / 255 - 10``, i.e. ``dBZ = 70 x - 10``.  The conversions
+(to dBZ, grey levels, rain rate through Z = 200 R^1.6) are in
+:mod:`scs_keras.units`.  dBZ input from HDF5 is mapped to [0, 1] and clipped
 (-10..60 dBZ); PNG frames and uint8 HDF5 frames are exact multiples of 1/255.
 
 **Validation.** Before the pipeline is built every frame is checked:
@@ -44,16 +45,20 @@ input from HDF5 is mapped with ``dbz_to_unit`` and clipped to [0, 1]
 - ``"gap"``: the step to the previous frame differs from ``interval_minutes``
   (a missing frame, a duplicate or an out-of-order time);
 - ``"missing"``: an index-named frame whose predecessor index is absent;
+- ``"name"``: a PNG whose name holds no time or index (it is left out);
 - ``"corrupt"``: a PNG that cannot be decoded (truncated, empty, not a PNG);
 - ``"format"``: a PNG that is not 8-bit grayscale;
 - ``"shape"``: a frame whose size differs from the rest of the data set;
 - ``"nan"``: an HDF5 frame holding NaN or Inf.
 
-``on_bad="raise"`` (default) raises a ``ValueError`` that names the file and
-the frame index.  ``on_bad="skip"`` drops every window touching a bad frame
-(or spanning a gap), logs a warning and reports the count in a
-:class:`PrecipitationReport`.  Nothing is ever filled in.  The pipeline also
-runs ``tf.debugging.check_numerics`` on every window, so even with
+**The reader contract** (:mod:`scs_keras.data.contract`).
+:func:`make_precipitation_dataset` returns ``(dataset, report)``.
+``on_bad="raise"`` (default) raises a :class:`~scs_keras.data.contract.DataError`
+that names the file and the frame index.  ``on_bad="skip"`` drops every window
+touching a bad frame (or spanning a gap), logs a warning and lists the
+problems in the :class:`PrecipitationReport`.  Nothing is ever filled in.  No
+usable window is a ``DataError`` whatever ``on_bad``.  The pipeline also runs
+``tf.debugging.check_numerics`` on every window, so even with
 ``validate=False`` a NaN can never pass silently.
 
 **Windows.** In every event, window ``k`` covers frames
@@ -64,9 +69,10 @@ is not replaced by a shifted one.  An event of ``T`` frames gives
 Example:
     >>> ds, report = make_precipitation_dataset(
     ...     "data/radar", input_frames=5, target_frames=10, stride=5,
-    ...     batch_size=4, on_bad="skip", return_report=True)
+    ...     batch_size=4, on_bad="skip")
+    >>> print(report.summary())
     >>> inputs, targets = next(iter(ds))     # (4, 5, H, W, 1), (4, 10, H, W, 1)
-    >>> dbz = unit_to_dbz(targets.numpy())   # back to reflectivity
+    >>> dbz = scs_keras.units.unit_to_dbz(targets.numpy())   # back to reflectivity
 """
 
 from __future__ import annotations
@@ -83,160 +89,17 @@ from typing import Iterable
 import numpy as np
 import tensorflow as tf
 
+from scs_keras.data.contract import DataError, DataProblem, DataReport, check_on_bad
+from scs_keras.units import VALUE_UNITS, unit_bounds
+from scs_keras.utils.optional import optional_import
+from scs_keras.utils.validation import check_float, positive_int
+
 logger = logging.getLogger(__name__)
 
-# ----------------------------------------------------------------------------
-# Value mappings (HKO-7): pixel <-> dBZ <-> [0, 1] <-> rain rate.
-# ----------------------------------------------------------------------------
-
-#: Grey level of the brightest pixel.
-PIXEL_MAX = 255.0
-#: Reflectivity (dBZ) of pixel 0.
-DBZ_MIN = -10.0
-#: Reflectivity span of the 0..255 grey scale (pixel 255 = 60 dBZ).
-DBZ_SPAN = 70.0
-#: Marshall-Palmer-type Z-R relation used by HKO-7: Z = a R^b.
-ZR_A = 200.0
-ZR_B = 1.6
 #: Nominal time between radar frames.
 DEFAULT_INTERVAL_MINUTES = 6.0
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
-_UNITS = ("pixel", "dbz", "unit")
-
-
-def pixel_to_dbz(pixel):
-    """Map HKO-7 grey levels to reflectivity.
-
-    Args:
-        pixel: grey level(s) 0..255 (scalar or array).
-
-    Returns:
-        ``pixel * 70 / 255 - 10`` in dBZ, as float (array).
-
-    Example:
-        >>> float(pixel_to_dbz(255))
-        60.0
-    """
-    return np.asarray(pixel, dtype=np.float64) * (DBZ_SPAN / PIXEL_MAX) + DBZ_MIN
-
-
-def dbz_to_pixel(dbz):
-    """Inverse of :func:`pixel_to_dbz` (not rounded, not clipped).
-
-    Args:
-        dbz: reflectivity in dBZ (scalar or array).
-
-    Returns:
-        Grey level(s) as float; round and clip to 0..255 to store as uint8.
-
-    Example:
-        >>> float(dbz_to_pixel(-10.0))
-        0.0
-    """
-    return (np.asarray(dbz, dtype=np.float64) - DBZ_MIN) * (PIXEL_MAX / DBZ_SPAN)
-
-
-def unit_to_dbz(x):
-    """Map the readers' [0, 1] scale to dBZ: ``70 x - 10``.
-
-    Args:
-        x: values on the [0, 1] scale (scalar, array, or eager tensor).
-
-    Returns:
-        Reflectivity in dBZ, float64 array.
-
-    Example:
-        >>> float(unit_to_dbz(1.0))
-        60.0
-    """
-    return np.asarray(x, dtype=np.float64) * DBZ_SPAN + DBZ_MIN
-
-
-def dbz_to_unit(dbz):
-    """Map dBZ to the readers' [0, 1] scale: ``(dBZ + 10) / 70`` (not clipped).
-
-    Args:
-        dbz: reflectivity in dBZ.
-
-    Returns:
-        Values on the [0, 1] scale (float64 array).
-
-    Example:
-        >>> round(float(dbz_to_unit(25.0)), 3)
-        0.5
-    """
-    return (np.asarray(dbz, dtype=np.float64) - DBZ_MIN) / DBZ_SPAN
-
-
-def unit_to_pixel(x):
-    """Map the [0, 1] scale back to grey levels: ``255 x`` (not rounded).
-
-    Args:
-        x: values on the [0, 1] scale.
-
-    Returns:
-        Grey levels as float64; ``np.rint`` gives the exact PNG values.
-
-    Example:
-        >>> float(unit_to_pixel(1.0))
-        255.0
-    """
-    return np.asarray(x, dtype=np.float64) * PIXEL_MAX
-
-
-def pixel_to_unit(pixel):
-    """Map grey levels to the [0, 1] scale: ``pixel / 255``.
-
-    Args:
-        pixel: grey level(s) 0..255.
-
-    Returns:
-        float64 values on the [0, 1] scale.
-
-    Example:
-        >>> float(pixel_to_unit(51))
-        0.2
-    """
-    return np.asarray(pixel, dtype=np.float64) / PIXEL_MAX
-
-
-def dbz_to_rainrate(dbz, a: float = ZR_A, b: float = ZR_B):
-    """Rain rate from reflectivity through Z = a R^b.
-
-    Args:
-        dbz: reflectivity in dBZ (``10 log10 Z``).
-        a: Z-R coefficient (default 200).
-        b: Z-R exponent (default 1.6).
-
-    Returns:
-        Rain rate R in mm/h (float64 array).
-
-    Example:
-        >>> round(float(dbz_to_rainrate(23.0103)), 3)   # Z = 200 -> 1 mm/h
-        1.0
-    """
-    z = np.power(10.0, np.asarray(dbz, dtype=np.float64) / 10.0)
-    return np.power(z / a, 1.0 / b)
-
-
-def rainrate_to_dbz(rate, a: float = ZR_A, b: float = ZR_B):
-    """Reflectivity from rain rate through Z = a R^b (R = 0 gives -inf).
-
-    Args:
-        rate: rain rate in mm/h.
-        a: Z-R coefficient (default 200).
-        b: Z-R exponent (default 1.6).
-
-    Returns:
-        Reflectivity in dBZ (float64 array).
-
-    Example:
-        >>> round(float(rainrate_to_dbz(1.0)), 2)
-        23.01
-    """
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(a * np.power(np.asarray(rate, dtype=np.float64), b))
 
 
 # ----------------------------------------------------------------------------
@@ -245,82 +108,74 @@ def rainrate_to_dbz(rate, a: float = ZR_A, b: float = ZR_B):
 
 
 @dataclasses.dataclass
-class FrameProblem:
+class FrameProblem(DataProblem):
     """One bad frame (or one discontinuity before a frame).
 
     Attributes:
-        kind: ``"gap"``, ``"missing"``, ``"corrupt"``, ``"format"``,
-            ``"shape"`` or ``"nan"``.
-        file: the PNG file, or the HDF5 file.
-        frame_index: position of the frame in its event (PNG, 0-based in
-            time order) or row of the frame dataset (HDF5).
-        event: event folder name (PNG) or event id (HDF5) as a string.
-        message: a human-readable description.
+        path: The PNG file, or the HDF5 file.
+        kind: ``"gap"``, ``"missing"``, ``"name"``, ``"corrupt"``,
+            ``"format"``, ``"shape"`` or ``"nan"``.
+        message: A human-readable description.
+        index: Position of the frame in its event (PNG, 0-based in time
+            order) or row of the frame dataset (HDF5); ``None`` for a PNG whose
+            name gives no position.
+        event: Event folder name (PNG) or event id (HDF5) as a string.
     """
 
-    kind: str
-    file: str
-    frame_index: int
-    event: str
-    message: str
+    event: str = ""
 
     def __str__(self) -> str:
-        return f"{self.kind} at frame {self.frame_index} ({self.file!r}): {self.message}"
+        where = f" at frame index {self.index}" if self.index is not None else ""
+        return f"{self.kind}{where} in {self.path!r}: {self.message}"
 
 
 @dataclasses.dataclass
-class PrecipitationReport:
+class PrecipitationReport(DataReport):
     """What a reader found: sizes, problems and window counts.
 
     Attributes:
-        source: the folder or file that was read.
+        source: The folder or file that was read.
+        num_samples: Windows in the data set (also :attr:`num_windows`).
+        problems: Every :class:`FrameProblem` found.
         format: ``"png"`` or ``"hdf5"``.
-        num_events: events with at least one frame.
-        num_frames: frames in all events.
+        num_events: Events with at least one frame.
+        num_frames: Frames in all events.
         frame_shape: ``(H, W)`` of the frames (None if unknown).
         window_length: ``N + M``.
-        stride: the window stride.
-        num_candidate_windows: windows on the stride grid before validation.
-        num_windows: windows in the data set.
-        num_skipped_windows: candidate windows dropped for touching a problem.
-        problems: every :class:`FrameProblem` found.
-        short_events: names of events shorter than one window.
+        stride: The window stride.
+        num_candidate_windows: Windows on the stride grid before validation.
+        short_events: Names of events shorter than one window.
 
     Example:
-        >>> _, report = make_precipitation_dataset(path, 5, 10, return_report=True)
-        >>> print(report.summary())
+        >>> _, report = make_precipitation_dataset(path, 5, 10)
+        >>> report.num_windows, report.num_skipped_windows, report.bad_paths
     """
 
-    source: str
-    format: str
+    format: str = ""
     num_events: int = 0
     num_frames: int = 0
     frame_shape: tuple | None = None
     window_length: int = 0
     stride: int = 1
     num_candidate_windows: int = 0
-    num_windows: int = 0
-    num_skipped_windows: int = 0
-    problems: list = dataclasses.field(default_factory=list)
     short_events: list = dataclasses.field(default_factory=list)
 
-    def summary(self) -> str:
-        """One-paragraph description, as logged by the readers.
+    @property
+    def num_windows(self) -> int:
+        """Windows in the data set (the same number as ``num_samples``)."""
+        return self.num_samples
 
-        Returns:
-            A string listing counts and the first few problems.
-        """
-        kinds = Counter(p.kind for p in self.problems)
-        text = (
-            f"{self.format} data {self.source!r}: {self.num_events} event(s), "
-            f"{self.num_frames} frame(s) of {self.frame_shape}, "
-            f"{self.num_windows} usable window(s) of {self.window_length} "
-            f"(stride {self.stride}), {self.num_skipped_windows} skipped"
-        )
-        if kinds:
-            text += "; problems: " + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items()))
-            text += "; first: " + "; ".join(str(p) for p in self.problems[:3])
-        return text
+    @property
+    def num_skipped_windows(self) -> int:
+        """Candidate windows dropped for touching a problem."""
+        return self.num_candidate_windows - self.num_samples
+
+    def summary(self) -> str:
+        """One line, as logged by the readers: sizes, window counts, problems."""
+        return (f"{self.format} data, {self.num_events} event(s), {self.num_frames} frame(s) "
+                f"of {self.frame_shape}, windows of {self.window_length} (stride "
+                f"{self.stride}), {self.num_skipped_windows} of {self.num_candidate_windows} "
+                f"skipped: " + super().summary())
 
 
 # ----------------------------------------------------------------------------
@@ -328,23 +183,28 @@ class PrecipitationReport:
 # ----------------------------------------------------------------------------
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+def _check_window_arguments(input_frames, target_frames, stride, batch_size, on_bad,
+                            interval_minutes):
+    """Validated ``(N, M, stride, batch_size, on_bad, interval_minutes)``."""
+    return (positive_int("input_frames", input_frames),
+            positive_int("target_frames", target_frames),
+            positive_int("stride", stride),
+            positive_int("batch_size", batch_size),
+            check_on_bad(on_bad),
+            check_float("interval_minutes", interval_minutes, 0.0, min_inclusive=False))
 
 
-def _check_common(input_frames, target_frames, stride, batch_size, on_bad, interval_minutes):
-    _check_int("input_frames", input_frames, 1)
-    _check_int("target_frames", target_frames, 1)
-    _check_int("stride", stride, 1)
-    _check_int("batch_size", batch_size, 1)
-    if on_bad not in ("skip", "raise"):
-        raise ValueError(f"on_bad must be 'skip' or 'raise', got {on_bad!r}")
-    if not (isinstance(interval_minutes, (int, float)) and interval_minutes > 0):
-        raise ValueError(f"interval_minutes must be a positive number, got {interval_minutes!r}")
+def _check_value_units(units):
+    """The ``units`` argument: one of ``VALUE_UNITS`` (any case) or None."""
+    if units is not None and str(units).lower() not in VALUE_UNITS:
+        raise ValueError(f"units must be one of 'pixel', 'dBZ', 'unit' (or None to read the "
+                         f"file's attribute); received {units!r}.")
+
+
+def _to_unit(x, units: str):
+    """Stored frame values (float32 tensor) on the [0, 1] scale (not clipped)."""
+    low, high = unit_bounds(units)
+    return (x - low) / (high - low)
 
 
 def window_starts(
@@ -396,16 +256,15 @@ def _finish_report(report: PrecipitationReport, on_bad: str) -> None:
     if report.problems and on_bad == "raise":
         first = report.problems[0]
         more = len(report.problems) - 1
-        raise ValueError(
-            f"Bad precipitation data: {first.kind} at frame index {first.frame_index} "
-            f"in {first.file!r}: {first.message}"
+        where = f" at frame index {first.index}" if first.index is not None else ""
+        raise DataError(
+            first.path,
+            f"{first.kind}{where}: {first.message}"
             + (f" (and {more} more problem(s))" if more else "")
-            + ". Pass on_bad='skip' to drop the windows touching bad frames."
-        )
-    if report.num_skipped_windows:
+            + ". Pass on_bad='skip' to drop the windows touching bad frames and list them "
+              "in the report.")
+    if report.problems:
         logger.warning("Skipped %d window(s): %s", report.num_skipped_windows, report.summary())
-    elif report.problems:
-        logger.warning("%s", report.summary())
     if report.num_windows == 0:
         reasons = []
         if report.num_candidate_windows == 0:
@@ -416,10 +275,9 @@ def _finish_report(report: PrecipitationReport, on_bad: str) -> None:
             )
         if report.num_skipped_windows:
             reasons.append(f"all {report.num_skipped_windows} candidate window(s) touch bad frames")
-        raise ValueError(
-            f"No usable window of {report.window_length} frames in {report.source!r}: "
-            + "; ".join(reasons)
-        )
+        raise DataError(report.source,
+                        f"no usable window of {report.window_length} frames: "
+                        + "; ".join(reasons))
 
 
 def _window_pipeline(ds, load_fn, input_frames, batch_size, shuffle, seed,
@@ -462,8 +320,9 @@ def parse_frame_name(filename: str):
         ``("time", seconds_since_epoch)`` or ``("index", int)``.
 
     Raises:
-        ValueError: the name matches none of the accepted patterns (see the
-            module docstring) or encodes an impossible date.
+        DataError: the name matches none of the accepted patterns (see the
+            module docstring) or encodes an impossible date; the message names
+            the file.
 
     Example:
         >>> parse_frame_name("event_201806011206.png")
@@ -493,10 +352,11 @@ def parse_frame_name(filename: str):
         raise ValueError(f"a trailing number of {len(d)} digits is neither a 12/14-digit "
                          "YYYYMMDDHHMM[SS] timestamp nor an index of at most 9 digits")
     except ValueError as err:
-        raise ValueError(
-            f"Cannot parse frame name {filename!r}: {err}. Accepted: "
+        raise DataError(
+            filename,
+            f"cannot read a time or index from the frame name: {err}. Accepted: "
             "'<anything>YYYYMMDDHHMM.png', '<anything>YYYYMMDDHHMMSS.png', "
-            "'RADyymmddHHMMSS.png' (HKO-7) or '<anything><index>.png'."
+            "'RADyymmddHHMMSS.png' (HKO-7) or '<anything><index>.png'"
         ) from None
 
 
@@ -516,9 +376,8 @@ def _list_events(root: str):
     subdirs = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
     if direct:
         if any(pngs(os.path.join(root, s)) for s in subdirs):
-            raise ValueError(
-                f"{root!r} holds PNG frames and event sub-folders with PNG frames; "
-                "put every event in its own sub-folder")
+            raise DataError(root, "holds PNG frames and event sub-folders with PNG frames; "
+                                  "put every event in its own sub-folder")
         events.append((os.path.basename(os.path.normpath(root)), root, direct))
     else:
         for s in subdirs:
@@ -529,9 +388,8 @@ def _list_events(root: str):
             else:
                 logger.info("Ignoring sub-folder without PNG frames: %s", folder)
     if not events:
-        raise ValueError(
-            f"No PNG frames found in {root!r} or its sub-folders "
-            "(expected root/<event>/<frame>.png)")
+        raise DataError(root, "no PNG frames in the folder or its sub-folders "
+                              "(expected root/<event>/<frame>.png): empty data set")
     return events
 
 
@@ -597,21 +455,28 @@ def scan_png_events(
         >>> first_window = paths[starts[0]:starts[0] + 15]
     """
     root = os.fspath(root)
-    window_length = _check_int("window_length", window_length, 1)
-    stride = _check_int("stride", stride, 1)
+    window_length = positive_int("window_length", window_length)
+    stride = positive_int("stride", stride)
     events = _list_events(root)
     report = PrecipitationReport(source=str(root), format="png",
                                  window_length=window_length, stride=stride)
     interval_s = float(interval_minutes) * 60.0
 
-    ordered = []  # (event, [paths], {pos: problem}, breaks)
+    ordered = []  # (event, [paths], {pos: problem}, breaks, [unplaced-frame problems])
     for name, folder, names in events:
-        parsed = [(parse_frame_name(n), n) for n in names]
+        parsed, unplaced = [], []
+        for n in names:
+            try:
+                parsed.append((parse_frame_name(n), n))
+            except DataError as err:
+                # A file without a time has no place in the sequence: left out
+                # (and listed); a frame that was really missing shows as a gap.
+                unplaced.append(FrameProblem(os.path.join(folder, n), "name", err.reason,
+                                             None, name))
         kinds = {k for (k, _), _ in parsed}
         if len(kinds) > 1:
-            raise ValueError(
-                f"Event folder {folder!r} mixes timestamped and index-named frames; "
-                "use one naming scheme per event")
+            raise DataError(folder, "mixes timestamped and index-named frames; use one "
+                                    "naming scheme per event")
         parsed.sort(key=lambda item: (item[0][1], item[1]))
         paths = [os.path.join(folder, n) for _, n in parsed]
         problems, breaks = {}, []
@@ -625,20 +490,20 @@ def scan_png_events(
                     detail = (f"; about {missing} missing frame(s)" if missing > 0
                               else " (duplicate or out-of-order time)" if step <= 0 else "")
                     problems[i] = FrameProblem(
-                        "gap", paths[i], i, name,
+                        paths[i], "gap",
                         f"time step {step / 60:g} min after {os.path.basename(paths[i - 1])!r}, "
-                        f"expected {interval_minutes:g} min{detail}")
+                        f"expected {interval_minutes:g} min{detail}", i, name)
             elif cur - prev != 1:
                 breaks.append(i)
                 problems[i] = FrameProblem(
-                    "missing", paths[i], i, name,
+                    paths[i], "missing",
                     f"index {cur} follows index {prev} ({os.path.basename(paths[i - 1])!r}); "
-                    f"{max(cur - prev - 1, 0)} frame(s) missing")
-        ordered.append((name, paths, problems, breaks))
+                    f"{max(cur - prev - 1, 0)} frame(s) missing", i, name)
+        ordered.append((name, paths, problems, breaks, unplaced))
 
     bad = {}  # (event_no, pos) -> problem from decoding
     if validate:
-        flat = [(e, i, p) for e, (_, paths, _, _) in enumerate(ordered)
+        flat = [(e, i, p) for e, (_, paths, *_) in enumerate(ordered)
                 for i, p in enumerate(paths)]
         workers = num_workers or min(8, os.cpu_count() or 1)
         # tf.io decode ops release the GIL: threads overlap file I/O and decoding.
@@ -649,27 +514,27 @@ def scan_png_events(
         report.frame_shape = common
         for (e, i, p), (problem, shape) in zip(flat, results):
             if problem is not None:
-                bad[(e, i)] = FrameProblem(problem[0], p, i, ordered[e][0], problem[1])
+                bad[(e, i)] = FrameProblem(p, problem[0], problem[1], i, ordered[e][0])
             elif shape != common:
                 bad[(e, i)] = FrameProblem(
-                    "shape", p, i, ordered[e][0],
-                    f"frame size {shape} differs from the data set's {common}")
+                    p, "shape", f"frame size {shape} differs from the data set's {common}",
+                    i, ordered[e][0])
 
     # Windows are start offsets into one flat path list: memory grows with the
     # number of frames, not with windows x window length.
     all_paths, all_starts = [], []
-    for e, (name, paths, problems, breaks) in enumerate(ordered):
+    for e, (name, paths, problems, breaks, unplaced) in enumerate(ordered):
         bad_pos = [i for (ev, i) in bad if ev == e]
         starts, n_cand = window_starts(len(paths), window_length, stride, bad_pos, breaks)
         if len(paths) < window_length:
             report.short_events.append(name)
         report.num_candidate_windows += n_cand
-        report.num_windows += len(starts)
-        report.num_skipped_windows += n_cand - len(starts)
+        report.num_samples += len(starts)
         all_starts.append(starts + len(all_paths))
         all_paths.extend(paths)
         merged = dict(problems)
         merged.update({i: bad[(e, i)] for i in bad_pos})
+        report.problems.extend(unplaced)
         report.problems.extend(merged[i] for i in sorted(merged))
         report.num_frames += len(paths)
     report.num_events = len(ordered)
@@ -716,13 +581,16 @@ def png_window_dataset(
 
     Raises:
         FileNotFoundError: ``root`` does not exist.
-        ValueError: bad arguments, no PNG frames, unparseable names, bad frames
-            with ``on_bad="raise"``, or no usable window.
+        TypeError, ValueError: bad arguments.
+        DataError: no PNG frames, bad frames with ``on_bad="raise"``, or no
+            usable window (the message names the file).
 
     Example:
         >>> ds, report = png_window_dataset("data/radar", 5, 10, stride=5)
     """
-    _check_common(input_frames, target_frames, stride, batch_size, on_bad, interval_minutes)
+    input_frames, target_frames, stride, batch_size, on_bad, interval_minutes = \
+        _check_window_arguments(input_frames, target_frames, stride, batch_size, on_bad,
+                                interval_minutes)
     length = input_frames + target_frames
     paths, starts, report = scan_png_events(root, length, stride, interval_minutes=interval_minutes,
                                       validate=validate)
@@ -741,7 +609,7 @@ def png_window_dataset(
         frames = [tf.ensure_shape(tf.io.decode_png(tf.io.read_file(files[i]), channels=0,
                                                    dtype=tf.uint8), [h, w, 1])
                   for i in range(length)]
-        return tf.cast(tf.stack(frames), tf.float32) / PIXEL_MAX
+        return _to_unit(tf.cast(tf.stack(frames), tf.float32), "pixel")
 
     keys = tf.data.Dataset.from_tensor_slices(tf.constant(starts, dtype=tf.int64))
     ds = _window_pipeline(keys, load, input_frames, batch_size, shuffle, seed,
@@ -798,11 +666,13 @@ def scan_hdf5(
     Example:
         >>> starts, units, report = scan_hdf5("radar.h5", 15, stride=5)
     """
-    import h5py  # metadata only; frame data is streamed through tensorflow-io.
+    # h5py reads metadata only; frame data is streamed through tensorflow-io.
+    h5py = optional_import("h5py", "reading HDF5 radar archives")
 
     path = os.fspath(path)
-    window_length = _check_int("window_length", window_length, 1)
-    stride = _check_int("stride", stride, 1)
+    window_length = positive_int("window_length", window_length)
+    stride = positive_int("stride", stride)
+    _check_value_units(units)
     if not os.path.exists(path):
         raise FileNotFoundError(f"HDF5 file not found: {path!r}")
     report = PrecipitationReport(source=str(path), format="hdf5",
@@ -810,45 +680,44 @@ def scan_hdf5(
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        raise ValueError(f"Cannot open {path!r} as HDF5: {err}") from None
+        raise DataError(path, f"cannot be opened as HDF5: {err}") from None
     with f:
         names = []
         f.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
         if dataset_name.strip("/") not in names:
-            raise ValueError(f"{path!r} has no dataset {dataset_name!r}; datasets: {names}")
+            raise DataError(path, f"no dataset {dataset_name!r}; datasets: {names}")
         dset = f[dataset_name]
         shape = dset.shape
         if not (len(shape) == 3 or (len(shape) == 4 and shape[-1] == 1)):
-            raise ValueError(f"Dataset {dataset_name!r} in {path!r} must be (T, H, W) or "
-                             f"(T, H, W, 1), got shape {shape}")
+            raise DataError(path, f"dataset {dataset_name!r} must be (T, H, W) or "
+                                  f"(T, H, W, 1), got shape {shape}")
         if not (np.issubdtype(dset.dtype, np.integer) or np.issubdtype(dset.dtype, np.floating)):
-            raise ValueError(f"Dataset {dataset_name!r} in {path!r} has unsupported dtype "
-                             f"{dset.dtype}")
+            raise DataError(path, f"dataset {dataset_name!r} has unsupported dtype {dset.dtype}")
         attr_units = dset.attrs.get("units")
         if isinstance(attr_units, bytes):
             attr_units = attr_units.decode()
-        resolved = (units or attr_units or "pixel").lower()
-        if resolved not in _UNITS:
-            raise ValueError("units must be one of 'pixel', 'dBZ', 'unit', got "
-                             f"{units or attr_units!r}")
+        resolved = str(units or attr_units or "pixel").lower()
+        if resolved not in VALUE_UNITS:
+            raise DataError(path, f"the units attribute {attr_units!r} of {dataset_name!r} is "
+                                  "none of 'pixel', 'dBZ', 'unit'; pass units= to override it")
         n = int(shape[0])
         report.frame_shape = (int(shape[1]), int(shape[2]))
         if n == 0:
-            raise ValueError(f"Dataset {dataset_name!r} in {path!r} holds no frames")
+            raise DataError(path, f"dataset {dataset_name!r} holds no frames: empty data set")
         if timestamps_name is not None:
             if timestamps_name.strip("/") not in names:
-                raise ValueError(f"{path!r} has no timestamps dataset {timestamps_name!r} "
-                                 f"(datasets: {names}); pass timestamps_name=None to assume "
-                                 "consecutive frames")
+                raise DataError(path, f"no timestamps dataset {timestamps_name!r} (datasets: "
+                                      f"{names}); pass timestamps_name=None to assume "
+                                      "consecutive frames")
             times = np.asarray(f[timestamps_name][...]).reshape(-1)
             if times.shape[0] != n:
-                raise ValueError(f"{path!r}: {times.shape[0]} timestamps for {n} frames")
+                raise DataError(path, f"{times.shape[0]} timestamps for {n} frames")
         else:
             times = None
         if events_name is not None and events_name.strip("/") in names:
             event_ids = np.asarray(f[events_name][...]).reshape(-1)
             if event_ids.shape[0] != n:
-                raise ValueError(f"{path!r}: {event_ids.shape[0]} event ids for {n} frames")
+                raise DataError(path, f"{event_ids.shape[0]} event ids for {n} frames")
         else:
             event_ids = np.zeros((n,), np.int64)
         is_float = np.issubdtype(dset.dtype, np.floating)
@@ -856,7 +725,7 @@ def scan_hdf5(
 
     problems = []
     if validate and is_float:
-        import tensorflow_io as tfio
+        tfio = optional_import("tensorflow_io", "reading HDF5 radar archives")
 
         frames = tfio.IODataset.from_hdf5(path, dataset=_h5_key(dataset_name), spec=tf_dtype)
         flags = frames.batch(scan_batch).map(lambda x: tf.reduce_any(
@@ -864,9 +733,9 @@ def scan_hdf5(
         nonfinite = np.concatenate([b.numpy() for b in flags]) if n else np.zeros(0, bool)
         for i in np.flatnonzero(nonfinite):
             problems.append(FrameProblem(
-                "nan", str(path), int(i), str(event_ids[i]),
-                f"frame {int(i)} of {dataset_name!r} holds NaN/Inf values"))
-    bad_rows = {p.frame_index for p in problems}
+                str(path), "nan", f"frame {int(i)} of {dataset_name!r} holds NaN/Inf values",
+                int(i), str(event_ids[i])))
+    bad_rows = {p.index for p in problems}
 
     # Events are contiguous runs of equal ids; each gets its own stride grid.
     bounds = np.flatnonzero(np.diff(event_ids) != 0) + 1
@@ -882,18 +751,18 @@ def scan_hdf5(
                 row = lo + int(j) + 1
                 breaks.append(int(j) + 1)
                 problems.append(FrameProblem(
-                    "gap", str(path), row, str(event_ids[lo]),
+                    str(path), "gap",
                     f"time step {steps[j] / 60:g} min before frame {row} "
-                    f"(timestamp {int(times[row])}), expected {interval_minutes:g} min"))
+                    f"(timestamp {int(times[row])}), expected {interval_minutes:g} min",
+                    row, str(event_ids[lo])))
         bad = [r - lo for r in bad_rows if lo <= r < hi]
         starts, n_cand = window_starts(hi - lo, window_length, stride, bad, breaks)
         if hi - lo < window_length:
             report.short_events.append(str(event_ids[lo]))
         report.num_candidate_windows += n_cand
-        report.num_windows += len(starts)
-        report.num_skipped_windows += n_cand - len(starts)
+        report.num_samples += len(starts)
         all_starts.append(starts + lo)
-    problems.sort(key=lambda p: p.frame_index)
+    problems.sort(key=lambda p: p.index)
     report.problems = problems
     report.num_events = len(segments)
     report.num_frames = n
@@ -944,16 +813,19 @@ def hdf5_window_dataset(
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: bad arguments, a malformed file, bad frames with
-            ``on_bad="raise"``, or no usable window.
+        TypeError, ValueError: bad arguments.
+        DataError: a malformed file, bad frames with ``on_bad="raise"``, or no
+            usable window (the message names the file).
 
     Example:
         >>> ds, report = hdf5_window_dataset("radar.h5", 5, 10, stride=1)
     """
-    import tensorflow_io as tfio
+    tfio = optional_import("tensorflow_io", "reading HDF5 radar archives")
 
     path = os.fspath(path)
-    _check_common(input_frames, target_frames, stride, batch_size, on_bad, interval_minutes)
+    input_frames, target_frames, stride, batch_size, on_bad, interval_minutes = \
+        _check_window_arguments(input_frames, target_frames, stride, batch_size, on_bad,
+                                interval_minutes)
     length = input_frames + target_frames
     starts, resolved, report = scan_hdf5(
         path, length, stride, dataset_name=dataset_name, timestamps_name=timestamps_name,
@@ -965,11 +837,7 @@ def hdf5_window_dataset(
 
     def load(start):
         x = tf.cast(frames[start:start + length], tf.float32)
-        x = tf.reshape(x, [length, h, w, 1])
-        if resolved == "pixel":
-            x = x / PIXEL_MAX
-        elif resolved == "dbz":
-            x = (x - DBZ_MIN) / DBZ_SPAN
+        x = _to_unit(tf.reshape(x, [length, h, w, 1]), resolved)
         # Check before clipping: clipping must not be able to hide a NaN.
         x = tf.debugging.check_numerics(x, f"HDF5 window from {path}")
         return tf.clip_by_value(x, 0.0, 1.0)
@@ -1004,7 +872,6 @@ def make_precipitation_dataset(
     units: str | None = None,
     num_parallel_calls=tf.data.AUTOTUNE,
     prefetch=tf.data.AUTOTUNE,
-    return_report: bool = False,
 ):
     """Build a windowed nowcasting dataset from PNG event folders or HDF5.
 
@@ -1020,7 +887,9 @@ def make_precipitation_dataset(
         stride: frames between window starts.
         batch_size: windows per batch.
         interval_minutes: expected time between frames (default 6).
-        on_bad: ``"raise"`` (default) or ``"skip"``.
+        on_bad: ``"raise"`` (default): a bad frame raises a ``DataError``;
+            ``"skip"``: windows touching it are dropped and it is listed in
+            ``report.problems``.
         validate: check frame contents up front (PNG decode / HDF5 NaN scan).
         shuffle: shuffle windows every epoch.
         seed: shuffle seed.
@@ -1028,46 +897,45 @@ def make_precipitation_dataset(
         dataset_name, timestamps_name, events_name, units: HDF5 only.
         num_parallel_calls: parallelism of the loading map.
         prefetch: batches to prefetch (None: none).
-        return_report: also return the :class:`PrecipitationReport`.
 
     Returns:
-        A ``tf.data.Dataset`` of ``(inputs, targets)``, float32 on [0, 1], of
-        shape ``(B, N, H, W, 1)`` and ``(B, M, H, W, 1)``; with
-        ``return_report=True`` the tuple ``(dataset, report)``.
+        ``(dataset, report)``: a ``tf.data.Dataset`` of ``(inputs, targets)``,
+        float32 on [0, 1], of shape ``(B, N, H, W, 1)`` and
+        ``(B, M, H, W, 1)``, and the :class:`PrecipitationReport`
+        (``report.num_samples`` windows, ``report.problems``).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: unsupported path, bad arguments, bad data with
-            ``on_bad="raise"``, or no usable window.
+        TypeError, ValueError: bad arguments.
+        DataError: an unsupported file, bad data with ``on_bad="raise"``, or
+            no usable window (whatever ``on_bad``); the message names the file
+            and, for a bad frame, its index.
 
     Example:
-        >>> ds = make_precipitation_dataset("radar.h5", 5, 10, batch_size=4)
+        >>> ds, report = make_precipitation_dataset("radar.h5", 5, 10, batch_size=4)
         >>> for inputs, targets in ds.take(1):
         ...     print(inputs.shape, targets.shape)
     """
     path = os.fspath(path)
+    _check_value_units(units)
     if not os.path.exists(path):
         raise FileNotFoundError(f"Precipitation data not found: {path!r}")
     common = dict(interval_minutes=interval_minutes, on_bad=on_bad, validate=validate,
                   shuffle=shuffle, seed=seed, drop_remainder=drop_remainder,
                   num_parallel_calls=num_parallel_calls, prefetch=prefetch)
     if os.path.isdir(path):
-        ds, report = png_window_dataset(path, input_frames, target_frames, stride, batch_size,
-                                        **common)
-    elif path.lower().endswith(HDF5_SUFFIXES):
-        ds, report = hdf5_window_dataset(
+        return png_window_dataset(path, input_frames, target_frames, stride, batch_size,
+                                  **common)
+    if path.lower().endswith(HDF5_SUFFIXES):
+        return hdf5_window_dataset(
             path, input_frames, target_frames, stride, batch_size, dataset_name=dataset_name,
             timestamps_name=timestamps_name, events_name=events_name, units=units, **common)
-    else:
-        raise ValueError(f"Unsupported precipitation data {path!r}: expected a folder of PNG "
-                         f"events or an HDF5 file ({', '.join(HDF5_SUFFIXES)})")
-    return (ds, report) if return_report else ds
+    raise DataError(path, "unsupported precipitation data: expected a folder of PNG events "
+                          f"or an HDF5 file ({', '.join(HDF5_SUFFIXES)})")
 
 
 __all__ = [
-    "DBZ_MIN", "DBZ_SPAN", "PIXEL_MAX", "ZR_A", "ZR_B", "DEFAULT_INTERVAL_MINUTES",
-    "pixel_to_dbz", "dbz_to_pixel", "unit_to_dbz", "dbz_to_unit", "unit_to_pixel",
-    "pixel_to_unit", "dbz_to_rainrate", "rainrate_to_dbz",
+    "DEFAULT_INTERVAL_MINUTES", "HDF5_SUFFIXES",
     "FrameProblem", "PrecipitationReport", "parse_frame_name", "window_starts",
     "scan_png_events", "png_window_dataset", "scan_hdf5", "hdf5_window_dataset",
     "make_precipitation_dataset",

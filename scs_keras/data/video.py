@@ -1,4 +1,4 @@
-"""tf.data readers for action-recognition videos (SPEC §7, §8a).
+"""tf.data readers for action-recognition videos (UCF-101, HMDB-51, Kinetics layouts).
 
 Three on-disk layouts are read:
 
@@ -39,10 +39,12 @@ batching adds a leading batch axis.
   ``num_frames`` over the whole video (one frame per equal segment).  Test:
   the segment centres.  Training: one random offset shared by all segments,
   so the spacing - and thus the apparent motion speed - stays constant.
-* Overlapping clips (``clips=(K, n, r)``, SPEC §7, reference ``(6, 5, 0.25)``):
-  :func:`overlapping_clip_indices`.  Consecutive clips share
+* Overlapping clips (``clips=(K, n, r)``; the paper's long-video setting is
+  six 5-frame clips with overlap rate 0.25, ``(6, 5, 0.25)``):
+  :func:`overlapping_clip_indices`.  A long video is cut into K clips that
+  the model reads one after another; consecutive clips share
   :func:`overlap_frame_count` frames, which are the *same* video frames so that
-  the coherence loss compares like with like.
+  the overlap-coherence loss compares like with like.
 * Short videos (fewer frames than needed) repeat frames: indices are spread
   over the available frames and rounded down, so each frame appears about
   equally often, in order (a slowed-down video), never beyond the last frame.
@@ -56,17 +58,25 @@ it off (``AugmentConfig(flip=False)``) for classes defined by direction, e.g.
 the synthetic ``MoveLeft`` / ``MoveRight`` / ``RotateClockwise`` data of
 :mod:`scs_keras.data.synthetic.motion_videos`.
 
-**Unreadable videos** (cannot be opened, zero decodable frames, empty frame
-folder, unreadable image): ``on_bad="raise"`` raises :class:`BadVideoError`
-naming the path (from ``make_video_dataset`` itself with
-``check_videos=True``, otherwise while iterating, wrapped by TensorFlow in a
-``tf.errors.OpError`` whose message contains the path).  ``on_bad="skip"``
-drops the video, logs a warning with its path, and records it in the
-:class:`VideoDataReport` passed as ``report=``.
+**The reader contract** (:mod:`scs_keras.data.contract`).
+:func:`make_video_dataset` returns ``(dataset, report)``, the class names in
+``report.class_names``.  Unreadable videos (cannot be opened, zero decodable
+frames, empty frame folder, unreadable image) are found up front
+(``check_videos=True``, the default: every video is opened and its first
+frame decoded, in parallel threads).  ``on_bad="raise"`` (default) then
+raises a :class:`~scs_keras.data.contract.DataError` naming the file;
+``on_bad="skip"`` drops the video, logs a warning and lists it in
+``report.problems``.  No readable video is a ``DataError`` whatever
+``on_bad``.  A video that passes the check but fails later (cut off half-way)
+is met while iterating: with ``"raise"`` TensorFlow stops with a
+``tf.errors.OpError`` whose message names the file; with ``"skip"`` it is
+dropped and added to ``report.problems`` then (and ``report.num_samples``
+lowered).  ``check_videos=False`` leaves all checks to iteration time.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import logging
@@ -76,14 +86,13 @@ import re
 import threading
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
-try:  # progress bar for the optional up-front video check
-    from tqdm import tqdm as _tqdm
-except ImportError:  # pragma: no cover
-    _tqdm = None
+from scs_keras.data.contract import DataError, DataReport, check_on_bad, raise_or_record
+from scs_keras.data.progress import progress_bar
+from scs_keras.utils.optional import optional_import
+from scs_keras.utils.validation import check_float, image_hw, one_of, positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -125,85 +134,72 @@ _LAYOUTS = {"ucf101": "ucf101", "folders": "folders", "hmdb51": "folders",
 # --------------------------------------------------------------------------
 
 
-class BadVideoError(IOError):
+class BadVideoError(DataError):
     """A video (file or frame folder) that cannot be decoded.
+
+    A :class:`~scs_keras.data.contract.DataError`: the message names the path.
 
     Attributes:
         path: The offending path.
         reason: Why it failed.
     """
 
-    def __init__(self, path: str, reason: str):
-        self.path = path
-        self.reason = reason
-        super().__init__(f"cannot decode video {path!r}: {reason}")
-
-    def __reduce__(self):  # keep picklable with its two arguments
-        return (BadVideoError, (self.path, self.reason))
-
 
 @dataclasses.dataclass
-class VideoDataReport:
-    """What a reader found: listed videos and the unreadable ones.
+class VideoDataReport(DataReport):
+    """What :func:`make_video_dataset` listed and which videos it left out.
 
-    Pass an instance as ``report=`` to :func:`make_video_dataset`.  Bad videos
-    found by ``check_videos=True`` are recorded before the dataset is built;
-    the others are recorded *while the dataset is iterated* (a video is only
-    decoded when it is reached), so read the report after an epoch.
+    Each unreadable video is one problem (kind ``"unreadable"``) and is not
+    counted in ``num_samples``, so ``num_samples == num_listed -
+    num_problems``.  With the default up-front check the report is complete
+    when the reader returns; videos that fail only while iterating are added
+    as they are met (each once, even over several epochs).
 
     Attributes:
-        root: Data root.
+        source: Data root.
+        num_samples: Videos in the data set.
+        problems: The unreadable videos (:class:`~scs_keras.data.contract.DataProblem`).
         layout: Normalised layout name.
         split: Split name.
-        class_names: Class names in label order.
+        class_names: Class names in label order (label ``i`` is ``class_names[i]``).
         num_listed: Videos listed for the split (before skipping).
-        bad_videos: ``path -> reason`` for every skipped video, in the order
-            found (each path once, even over several epochs).
 
     Example:
-        >>> report = VideoDataReport()
-        >>> report.add_bad("/data/x.avi", "OpenCV cannot open it")
-        True
-        >>> report.num_bad, report.bad_paths
+        >>> report = VideoDataReport(num_samples=2, num_listed=2)
+        >>> _ = report.add_problem("/data/x.avi", "unreadable", "OpenCV cannot open it")
+        >>> report.num_samples, report.bad_paths
         (1, ['/data/x.avi'])
     """
 
-    root: str = ""
     layout: str = ""
     split: str = ""
     class_names: List[str] = dataclasses.field(default_factory=list)
     num_listed: int = 0
-    bad_videos: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         # Decoding runs in several tf.data threads at once.
         self._lock = threading.Lock()
 
-    @property
-    def num_bad(self) -> int:
-        """Number of distinct bad videos found so far."""
-        return len(self.bad_videos)
+    def add_problem(self, path, kind, message, index=None):
+        """Records an unreadable video once, takes it off ``num_samples`` and logs it.
 
-    @property
-    def bad_paths(self) -> List[str]:
-        """Paths of the bad videos found so far, in the order found."""
-        return list(self.bad_videos)
-
-    def add_bad(self, path: str, reason: str) -> bool:
-        """Record a bad video; returns ``True`` the first time ``path`` is seen."""
+        Returns:
+            The :class:`~scs_keras.data.contract.DataProblem` (the earlier one
+            when the video was already recorded).
+        """
         with self._lock:
-            if path in self.bad_videos:
-                return False
-            self.bad_videos[path] = reason
-            return True
+            known = next((p for p in self.problems if p.path == str(path)), None)
+            if known is not None:
+                return known
+            self.num_samples -= 1
+            problem = super().add_problem(path, kind, message, index)
+        logger.warning("skipping unreadable video %s (%s)", path, message)
+        return problem
 
     def summary(self) -> str:
-        """One line: listed and skipped counts, and the first skipped paths."""
-        s = f"{self.num_listed} video(s) listed, {self.num_bad} skipped as unreadable"
-        if self.bad_videos:
-            first = self.bad_paths[:5]
-            s += ": " + ", ".join(first) + (" ..." if self.num_bad > 5 else "")
-        return s
+        """One line: layout, split, listed count, samples and skipped videos."""
+        return (f"{self.layout} split {self.split!r}, {self.num_listed} video(s) listed: "
+                + super().summary())
 
 
 @dataclasses.dataclass
@@ -262,7 +258,7 @@ def read_class_index(path: str) -> List[str]:
 
     Raises:
         FileNotFoundError: The file does not exist.
-        ValueError: A malformed line, duplicate/missing indices or no classes.
+        DataError: A malformed line, duplicate/missing indices or no classes.
 
     Example:
         >>> names = read_class_index("UCF101/ucfTrainTestlist/classInd.txt")  # doctest: +SKIP
@@ -273,16 +269,16 @@ def read_class_index(path: str) -> List[str]:
     for lineno, line in _content_lines(path):
         parts = line.split()
         if len(parts) != 2 or not parts[0].isdigit():
-            raise ValueError(f"{path}:{lineno}: expected '<index> <ClassName>', got {line!r}")
+            raise DataError(path, f"line {lineno}: expected '<index> <ClassName>', got {line!r}")
         idx = int(parts[0])
         if idx in entries:
-            raise ValueError(f"{path}:{lineno}: class index {idx} appears twice")
+            raise DataError(path, f"line {lineno}: class index {idx} appears twice")
         entries[idx] = parts[1]
     if not entries:
-        raise ValueError(f"class index file {path!r} lists no classes")
+        raise DataError(path, "the class index file lists no classes")
     expected = list(range(1, len(entries) + 1))
     if sorted(entries) != expected:
-        raise ValueError(f"{path}: class indices must be 1..{len(entries)} without gaps, "
+        raise DataError(path, f"class indices must be 1..{len(entries)} without gaps, "
                          f"got {sorted(entries)[:10]}...")
     return [entries[i] for i in expected]
 
@@ -323,18 +319,17 @@ def list_ucf101(
     Raises:
         FileNotFoundError: Missing split folder, ``classInd.txt``, split list
             or listed videos (the message names them).
-        ValueError: Bad ``split``, a malformed line, an unknown class name, a
-            label that disagrees with the class folder, or an empty list.
+        ValueError: Bad ``split`` or ``split_index``.
+        DataError: A malformed line, an unknown class name, a label that
+            disagrees with the class folder, or an empty list.
 
     Example:
         >>> vl = list_ucf101("/data/UCF-101", "test", 1)  # doctest: +SKIP
         >>> vl.class_names[0]  # doctest: +SKIP
         'ApplyEyeMakeup'
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"UCF-101 split must be 'train' or 'test', got {split!r}")
-    if not isinstance(split_index, (int, np.integer)) or int(split_index) < 1:
-        raise ValueError(f"split_index must be a positive integer (1, 2 or 3), got {split_index!r}")
+    one_of("split", split, ("train", "test"))
+    split_index = positive_int("split_index", split_index)
     root = os.path.abspath(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"UCF-101 root folder not found: {root!r}")
@@ -356,26 +351,28 @@ def list_ucf101(
     for lineno, line in _content_lines(list_file):
         parts = line.split()
         rel = parts[0].replace("\\", "/")
-        where = f"{list_file}:{lineno}"
+        where = f"line {lineno}"
         if "/" not in rel:
-            raise ValueError(f"{where}: expected '<Class>/<video>', got {parts[0]!r}")
+            raise DataError(list_file, f"{where}: expected '<Class>/<video>', got {parts[0]!r}")
         folder = rel.split("/", 1)[0]
         folder_label = lookup(folder)
         if len(parts) >= 2:
             try:
                 label = int(parts[1]) - 1
             except ValueError:
-                raise ValueError(f"{where}: label {parts[1]!r} is not an integer") from None
+                raise DataError(list_file, f"{where}: label {parts[1]!r} is not an integer") \
+                    from None
             if not 0 <= label < len(class_names):
-                raise ValueError(f"{where}: label {parts[1]} outside 1..{len(class_names)} "
-                                 f"of classInd.txt")
+                raise DataError(list_file, f"{where}: label {parts[1]} outside "
+                                           f"1..{len(class_names)} of classInd.txt")
             if folder_label is not None and folder_label != label:
-                raise ValueError(f"{where}: label {parts[1]} ({class_names[label]}) disagrees "
-                                 f"with class folder {folder!r}")
+                raise DataError(list_file, f"{where}: label {parts[1]} ({class_names[label]}) "
+                                           f"disagrees with class folder {folder!r}")
         else:
             if folder_label is None:
-                raise ValueError(f"{where}: unknown class name {folder!r} (not in classInd.txt: "
-                                 f"{class_names[:5]}{' ...' if len(class_names) > 5 else ''})")
+                raise DataError(list_file,
+                                f"{where}: unknown class name {folder!r} (not in classInd.txt: "
+                                f"{class_names[:5]}{' ...' if len(class_names) > 5 else ''})")
             label = folder_label
         path = os.path.join(root, *rel.split("/"))
         if check_exists and not os.path.isfile(path):
@@ -387,7 +384,7 @@ def list_ucf101(
             f"{len(missing)} video(s) named in {list_file!r} are missing under {root!r}, "
             f"e.g. {missing[:5]}")
     if not paths:
-        raise ValueError(f"UCF-101 split file {list_file!r} lists no videos (empty dataset)")
+        raise DataError(list_file, "the UCF-101 split file lists no videos (empty dataset)")
     return VideoList(paths, labels, class_names)
 
 
@@ -422,17 +419,18 @@ def list_class_folders(
 
     Raises:
         FileNotFoundError: ``root`` or a named class folder is missing.
-        ValueError: Bad arguments, or no video found (empty dataset).
+        ValueError: Bad arguments.
+        DataError: No video found (empty dataset).
 
     Example:
         >>> vl = list_class_folders("/data/hmdb51", "train", 0.7)  # doctest: +SKIP
     """
     if split == "val":
         split = "test"
-    if split not in ("all", "train", "test"):
-        raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
-    if not 0.0 < float(split_ratio) < 1.0 and split != "all":
-        raise ValueError(f"split_ratio must be in (0, 1), got {split_ratio}")
+    one_of("split", split, ("all", "train", "test"))
+    if split != "all":
+        check_float("split_ratio", split_ratio, 0.0, 1.0, min_inclusive=False,
+                    max_inclusive=False)
     root = os.path.abspath(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"video root folder not found: {root!r}")
@@ -452,8 +450,8 @@ def list_class_folders(
             if not os.path.isdir(os.path.join(root, c)):
                 raise FileNotFoundError(f"class folder {c!r} not found under {root!r}")
     if not class_names:
-        raise ValueError(f"no class folder with videos ({', '.join(extensions[:4])} ...) "
-                         f"under {root!r} (empty dataset)")
+        raise DataError(root, f"no class folder with videos ({', '.join(extensions[:4])} ...) "
+                              "(empty dataset)")
     paths: List[str] = []
     labels: List[int] = []
     for label, c in enumerate(class_names):
@@ -465,7 +463,7 @@ def list_class_folders(
             paths.append(os.path.join(root, c, f))
             labels.append(label)
     if not paths:
-        raise ValueError(f"no videos for split {split!r} under {root!r} (empty dataset)")
+        raise DataError(root, f"no videos for split {split!r} (empty dataset)")
     return VideoList(paths, labels, list(class_names))
 
 
@@ -490,7 +488,7 @@ def list_frame_folders(
 
     Raises:
         FileNotFoundError: ``root`` or ``<root>/<split>`` is missing.
-        ValueError: A class folder not in ``class_names``, or no video.
+        DataError: A class folder not in ``class_names``, or no video.
 
     Example:
         >>> vl = list_frame_folders("/data/ucf_frames", "test")  # doctest: +SKIP
@@ -526,15 +524,15 @@ def list_frame_folders(
             continue
         label = lookup(c)
         if label is None:
-            raise ValueError(f"unknown class name {c!r} in {split_root!r} (known: "
-                             f"{class_names[:5]}{' ...' if len(class_names) > 5 else ''})")
+            raise DataError(cdir, f"unknown class name {c!r} (known: {class_names[:5]}"
+                                  f"{' ...' if len(class_names) > 5 else ''})")
         for v in sorted(os.listdir(cdir), key=_natural_key):
             vdir = os.path.join(cdir, v)
             if os.path.isdir(vdir) and not v.startswith("."):
                 paths.append(vdir)
                 labels.append(label)
     if not paths:
-        raise ValueError(f"no video frame folders under {split_root!r} (empty dataset)")
+        raise DataError(split_root, "no video frame folders (empty dataset)")
     return VideoList(paths, labels, class_names)
 
 
@@ -546,6 +544,7 @@ def list_videos(
     split_dir: Optional[str] = None,
     class_names: Optional[Sequence[str]] = None,
     split_ratio: float = 0.8,
+    check_exists: bool = True,
 ) -> VideoList:
     """Dispatch to :func:`list_ucf101`, :func:`list_class_folders` or :func:`list_frame_folders`.
 
@@ -555,6 +554,8 @@ def list_videos(
         class_names: Label order override (``folders`` and ``frames`` only;
             UCF-101 always uses ``classInd.txt``).
         split_ratio: Train fraction of the hashed split (``folders``).
+        check_exists: UCF-101: raise if a listed video is missing (the other
+            layouts list only what exists).
 
     Returns:
         A :class:`VideoList`.
@@ -562,14 +563,12 @@ def list_videos(
     Example:
         >>> vl = list_videos("/data/UCF-101", "train", 1, "ucf101")  # doctest: +SKIP
     """
-    kind = _LAYOUTS.get(layout)
-    if kind is None:
-        raise ValueError(f"layout must be one of {sorted(_LAYOUTS)}, got {layout!r}")
+    kind = _LAYOUTS[one_of("layout", layout, tuple(_LAYOUTS))]
     if kind == "ucf101":
         if class_names is not None:
             raise ValueError("layout='ucf101' takes its class names from classInd.txt; "
                              "do not pass class_names")
-        return list_ucf101(root, split, split_index, split_dir)
+        return list_ucf101(root, split, split_index, split_dir, check_exists)
     if kind == "folders":
         return list_class_folders(root, split, split_ratio, class_names)
     return list_frame_folders(root, split, class_names)
@@ -654,7 +653,7 @@ def overlapping_clip_indices(
     overlap_rate: float,
     offset: Optional[float] = None,
 ) -> np.ndarray:
-    """Frame indices of K overlapping clips of n frames (SPEC §7).
+    """Frame indices of K overlapping clips of n frames, read one after another.
 
     Clip ``k`` covers the slots ``k * s .. k * s + n - 1`` of a "timeline" of
     ``span = s * (K - 1) + n`` slots, where ``s`` is the stride of
@@ -708,21 +707,8 @@ def overlapping_clip_indices(
 # --------------------------------------------------------------------------
 
 
-def _as_hw(size: Union[int, Sequence[int], None]) -> Optional[Tuple[int, int]]:
-    if size is None:
-        return None
-    if isinstance(size, (int, np.integer)):
-        h = w = int(size)
-    else:
-        if len(size) != 2:
-            raise ValueError(f"image size must be an int or (height, width), got {size!r}")
-        h, w = (int(v) for v in size)
-    if h < 1 or w < 1:
-        raise ValueError(f"image size must be positive, got {size!r}")
-    return h, w
-
-
 def _to_rgb(frame_bgr: np.ndarray, size: Optional[Tuple[int, int]]) -> np.ndarray:
+    cv2 = optional_import("cv2", "decoding videos")
     if frame_bgr.ndim == 2:
         frame_bgr = cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
     rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
@@ -734,7 +720,8 @@ def _to_rgb(frame_bgr: np.ndarray, size: Optional[Tuple[int, int]]) -> np.ndarra
     return rgb
 
 
-def _open_capture(path: str) -> "cv2.VideoCapture":
+def _open_capture(path: str):
+    cv2 = optional_import("cv2", "decoding videos")
     if not os.path.isfile(path):
         raise BadVideoError(path, "file does not exist")
     if os.path.getsize(path) == 0:
@@ -786,6 +773,7 @@ def _count_frames(path: str) -> int:
 
 def _decode_video(path: str, index_fn: Callable[[int], np.ndarray], size) -> np.ndarray:
     """Frames ``index_fn(T)`` of a video file (any index shape), RGB uint8."""
+    cv2 = optional_import("cv2", "decoding videos")
     cap = _open_capture(path)
     try:
         # The container's frame count avoids a counting pass; it can be wrong
@@ -826,6 +814,7 @@ def _frame_files(folder: str) -> List[str]:
 
 
 def _decode_frames(folder: str, index_fn: Callable[[int], np.ndarray], size) -> np.ndarray:
+    cv2 = optional_import("cv2", "decoding videos")
     files = _frame_files(folder)
     idx = np.asarray(index_fn(len(files)))
     cache: Dict[int, np.ndarray] = {}
@@ -859,6 +848,7 @@ def probe_video(path: str) -> Tuple[int, int, int]:
         >>> probe_video("UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi")  # doctest: +SKIP
         (164, 240, 320)
     """
+    cv2 = optional_import("cv2", "decoding videos")
     if os.path.isdir(path):
         files = _frame_files(path)
         img = cv2.imread(files[0], cv2.IMREAD_COLOR)
@@ -898,7 +888,7 @@ def read_video(path: str, indices: Optional[Sequence[int]] = None,
     Example:
         >>> frames = read_video("clip.avi", size=112)  # doctest: +SKIP
     """
-    hw = _as_hw(size)
+    hw = None if size is None else image_hw("size", size)
     if indices is None:
         return _decode_video(path, lambda t: np.arange(t), hw)
     idx = np.asarray(indices, np.int64)
@@ -931,7 +921,7 @@ def read_frame_folder(path: str, indices: Optional[Sequence[int]] = None,
     Example:
         >>> frames = read_frame_folder("frames/test/MoveLeft/v_MoveLeft_g01_c01")  # doctest: +SKIP
     """
-    hw = _as_hw(size)
+    hw = None if size is None else image_hw("size", size)
 
     def index_fn(t):
         if indices is None:
@@ -1044,22 +1034,31 @@ def augment_video(frames: tf.Tensor, seed: tf.Tensor, config: AugmentConfig = Au
 # --------------------------------------------------------------------------
 
 
+def _unreadable_reason(path: str) -> Optional[str]:
+    """Why ``path`` cannot be decoded, or ``None`` when its first frame decodes."""
+    try:
+        probe_video(path)
+    except BadVideoError as e:
+        return e.reason
+    except Exception as e:  # noqa: BLE001 - any decoder failure is a bad video
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
 def _check_videos(paths, labels, on_bad, report, progress):
+    """The listed videos whose first frame decodes; the others raise or are recorded."""
+    # OpenCV releases the GIL while it reads and decodes: threads overlap the I/O.
+    workers = min(8, os.cpu_count() or 1)
     keep_p, keep_l = [], []
-    it = zip(paths, labels)
-    if progress and _tqdm is not None:
-        it = _tqdm(it, total=len(paths), desc="checking videos", unit="video")
-    for p, lab in it:
-        try:
-            probe_video(p)
-        except BadVideoError as e:
-            if on_bad == "raise":
-                raise
-            if report.add_bad(p, e.reason):
-                logger.warning("skipping unreadable video %s (%s)", p, e.reason)
-            continue
-        keep_p.append(p)
-        keep_l.append(lab)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool, \
+            progress_bar(len(paths), progress, "checking videos", "video") as bar:
+        for p, lab, reason in zip(paths, labels, pool.map(_unreadable_reason, paths)):
+            bar.update(1)
+            if reason is not None:
+                raise_or_record(report, on_bad, p, "unreadable", reason)
+                continue
+            keep_p.append(p)
+            keep_l.append(lab)
     return keep_p, keep_l
 
 
@@ -1077,16 +1076,15 @@ def make_video_dataset(
     augment: Union[bool, AugmentConfig, None] = None,
     shuffle: Optional[bool] = None,
     seed: Optional[int] = None,
-    on_bad: str = "skip",
-    check_videos: bool = False,
-    report: Optional[VideoDataReport] = None,
+    on_bad: str = "raise",
+    check_videos: bool = True,
     split_dir: Optional[str] = None,
     class_names: Optional[Sequence[str]] = None,
     split_ratio: float = 0.8,
     drop_remainder: bool = False,
     num_parallel_calls: Optional[int] = None,
     progress: bool = False,
-) -> Tuple[tf.data.Dataset, List[str]]:
+) -> Tuple[tf.data.Dataset, VideoDataReport]:
     """Build a batched ``tf.data`` pipeline of ``(frames, label)`` from videos on disk.
 
     Args:
@@ -1100,20 +1098,22 @@ def make_video_dataset(
         batch_size: Batch size (>= 1).
         training: Random sampling offsets, augmentation and shuffling.
             Default: ``split == "train"``.
-        clips: ``(K, n, r)`` for K overlapping clips of n frames with overlap
-            rate r (SPEC §7; reference ``(6, 5, 0.25)``).  Then one sample is
-            ``(K, n, H, W, 3)`` and ``num_frames`` is not used.
+        clips: ``(K, n, r)``: K overlapping clips of n frames with overlap
+            rate r, read one after another (the paper's long-video setting is
+            ``(6, 5, 0.25)``).  Then one sample is ``(K, n, H, W, 3)`` and
+            ``num_frames`` is not used.
         augment: ``None``/``True``: :class:`AugmentConfig` defaults when
             training; ``False``: none; an :class:`AugmentConfig`: that, when
             training.  Never applied when not training.
         shuffle: Shuffle the video order every epoch; default ``training``.
         seed: Seed of the shuffle, the sampling offsets and the augmentation
             (reproducible pipeline); ``None`` for fresh randomness.
-        on_bad: ``"skip"`` or ``"raise"`` for unreadable videos (module docstring).
-        check_videos: Probe every video before building the pipeline (one
-            open + first-frame decode each, with a tqdm bar when ``progress``),
-            so bad videos are reported up front instead of during iteration.
-        report: A :class:`VideoDataReport` to fill (listing counts and bad videos).
+        on_bad: ``"raise"`` (default) or ``"skip"`` for unreadable videos
+            (see the module docstring).
+        check_videos: Open every video and decode its first frame before
+            building the pipeline (parallel threads, a tqdm bar when
+            ``progress``), so bad videos are raised or reported up front; with
+            ``False`` they are met while iterating.
         split_dir: UCF-101 split folder; default ``<root>/ucfTrainTestlist``.
         class_names: Label order for ``folders`` / ``frames``.
         split_ratio: Train fraction of the hashed ``folders`` split.
@@ -1122,40 +1122,42 @@ def make_video_dataset(
         progress: Show a progress bar while checking videos.
 
     Returns:
-        ``(dataset, class_names)``: batches ``(frames float32 [0, 1], label int32)``
-        with frames ``(B, num_frames, H, W, 3)`` or ``(B, K, n, H, W, 3)``.
+        ``(dataset, report)``: batches ``(frames float32 [0, 1], label int32)``
+        with frames ``(B, num_frames, H, W, 3)`` or ``(B, K, n, H, W, 3)``,
+        and a :class:`VideoDataReport` (``report.class_names`` in label order,
+        ``report.num_samples`` videos, ``report.problems``).
 
     Raises:
-        FileNotFoundError: Missing root, split file/folder or listed videos.
-        ValueError: Bad arguments, unknown class, empty dataset.
-        BadVideoError: ``on_bad="raise"`` with ``check_videos=True`` and an
-            unreadable video.
+        FileNotFoundError: Missing root, split file/folder or (UCF-101,
+            ``check_videos=False``) listed videos.
+        TypeError, ValueError: Bad arguments.
+        DataError: An unreadable video with ``on_bad="raise"`` (naming it), a
+            malformed split file, an unknown class, or no readable video
+            (whatever ``on_bad``).
 
     Example:
-        >>> ds, names = make_video_dataset("/data/UCF-101", "train", 1,
-        ...                                num_frames=8, image_size=112,
-        ...                                batch_size=4)  # doctest: +SKIP
+        >>> ds, report = make_video_dataset("/data/UCF-101", "train", 1,
+        ...                                 num_frames=8, image_size=112,
+        ...                                 batch_size=4)  # doctest: +SKIP
+        >>> report.class_names[:2]  # doctest: +SKIP
+        ['ApplyEyeMakeup', 'ApplyLipstick']
         >>> frames, labels = next(iter(ds))  # doctest: +SKIP
         >>> frames.shape  # doctest: +SKIP
         TensorShape([4, 8, 112, 112, 3])
     """
-    if on_bad not in ("skip", "raise"):
-        raise ValueError(f"on_bad must be 'skip' or 'raise', got {on_bad!r}")
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    hw = _as_hw(image_size)
+    on_bad = check_on_bad(on_bad)
+    batch_size = positive_int("batch_size", batch_size)
+    hw = image_hw("image_size", image_size)
     if clips is not None:
         if len(clips) != 3:
             raise ValueError(f"clips must be (num_clips, clip_len, overlap_rate), got {clips!r}")
-        k, n, r = int(clips[0]), int(clips[1]), float(clips[2])
-        if k < 1 or n < 1:
-            raise ValueError(f"clips needs num_clips >= 1 and clip_len >= 1, got {clips!r}")
+        k = positive_int("clips[0] (num_clips)", clips[0])
+        n = positive_int("clips[1] (clip_len)", clips[1])
+        r = float(clips[2])
         _clip_stride(n, r)  # validates r
         sample_shape: Tuple[int, ...] = (k, n)
     else:
-        if int(num_frames) < 1:
-            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-        sample_shape = (int(num_frames),)
+        sample_shape = (positive_int("num_frames", num_frames),)
     training = (split == "train") if training is None else bool(training)
     shuffle = training if shuffle is None else bool(shuffle)
     if augment is None or augment is True:
@@ -1167,7 +1169,10 @@ def make_video_dataset(
     else:
         raise ValueError(f"augment must be None, a bool or an AugmentConfig, got {augment!r}")
 
-    vl = list_videos(root, split, split_index, layout, split_dir, class_names, split_ratio)
+    # With the up-front check a missing listed video is one more unreadable
+    # video (raised or skipped by on_bad); without it the listing refuses it.
+    vl = list_videos(root, split, split_index, layout, split_dir, class_names, split_ratio,
+                     check_exists=not check_videos)
     if aug_cfg is not None and aug_cfg.flip:
         directional = [c for c in vl.class_names
                        if re.search(r"left|right|clockwise", c, flags=re.IGNORECASE)]
@@ -1177,18 +1182,16 @@ def make_video_dataset(
                            "pass augment=AugmentConfig(flip=False) if the direction defines "
                            "the class", directional[:4])
     kind = _LAYOUTS[layout]
-    if report is None:
-        report = VideoDataReport()
-    report.root, report.layout, report.split = os.path.abspath(root), kind, split
-    report.class_names = list(vl.class_names)
-    report.num_listed = len(vl)
+    report = VideoDataReport(source=os.path.abspath(root), num_samples=len(vl), layout=kind,
+                             split=split, class_names=list(vl.class_names), num_listed=len(vl))
 
     paths, labels = list(vl.paths), list(vl.labels)
     if check_videos:
         paths, labels = _check_videos(paths, labels, on_bad, report, progress)
         if not paths:
-            raise ValueError(f"all {report.num_listed} videos of split {split!r} under {root!r} "
-                             f"are unreadable (empty dataset): {report.summary()}")
+            raise DataError(report.source, f"all {report.num_listed} videos of split "
+                                           f"{split!r} are unreadable (empty dataset): "
+                                           f"{report.summary()}")
 
     decode = _decode_frames if kind == "frames" else _decode_video
     out_shape = sample_shape + (hw[0], hw[1], 3)
@@ -1205,11 +1208,9 @@ def make_video_dataset(
             frames = decode(path, index_fn_for(float(u)), hw)
             return frames.reshape(out_shape).astype(np.uint8), np.bool_(True)
         except Exception as e:  # noqa: BLE001 - any decoder failure is a bad video
-            err = e if isinstance(e, BadVideoError) else BadVideoError(path, f"{type(e).__name__}: {e}")
-            if on_bad == "raise":
-                raise err from None
-            if report.add_bad(path, err.reason):
-                logger.warning("skipping unreadable video %s (%s)", path, err.reason)
+            reason = e.reason if isinstance(e, BadVideoError) else f"{type(e).__name__}: {e}"
+            # "raise": the DataError surfaces as a tf.errors.OpError naming the path.
+            raise_or_record(report, on_bad, path, "unreadable", reason)
             return np.zeros(out_shape, np.uint8), np.bool_(False)
 
     ds = tf.data.Dataset.from_tensor_slices(
@@ -1243,5 +1244,5 @@ def make_video_dataset(
         return x, label
 
     ds = ds.map(finish, num_parallel_calls=calls)
-    ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
-    return ds.prefetch(tf.data.AUTOTUNE), list(vl.class_names)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE), report

@@ -1,8 +1,7 @@
-"""Keras 3 metrics for precipitation nowcasting (SCS_SPEC §8d).
+"""Keras 3 metrics for precipitation nowcasting: skill scores per lead time.
 
 Forecasts and targets are sequences shaped ``(batch, lead, H, W, 1)`` on the
-readers' [0, 1] scale (``dBZ = 70 x - 10``, see
-:mod:`scs_keras.data.precipitation`).
+readers' [0, 1] scale (``dBZ = 70 x - 10``, see :mod:`scs_keras.units`).
 
 **Contingency scores** (:class:`CSI`, :class:`HSS`, :class:`POD`,
 :class:`FAR`).  A pixel is an *event* when its value is at or above the
@@ -58,42 +57,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-# The [0, 1] <-> dBZ mapping of the readers (HKO-7), duplicated as constants
-# to keep this module free of the tf.data reader's imports.
-_DBZ_MIN, _DBZ_SPAN = -10.0, 70.0
-_ZR_A, _ZR_B = 200.0, 1.6
+from scs_keras.units import canonical_threshold_units, threshold_to_unit, unit_bounds
 
 _SCORES = ("csi", "hss", "pod", "far")
-_THRESHOLD_UNITS = {"dbz": "dbz", "mm/h": "mmh", "mmh": "mmh", "unit": "unit"}
-_VALUE_UNITS = {"unit": 1.0, "pixel": 255.0, "dbz": _DBZ_SPAN}
-
-
-def threshold_to_unit(threshold: float, units: str = "dbz") -> float:
-    """Map a threshold in dBZ, mm/h or [0, 1] units to the [0, 1] scale.
-
-    Args:
-        threshold: the threshold value.
-        units: ``"dbz"``, ``"mm/h"`` (rain rate via Z = 200 R^1.6) or ``"unit"``.
-
-    Returns:
-        The threshold on the readers' [0, 1] scale (python float).
-
-    Example:
-        >>> threshold_to_unit(25.0)
-        0.5
-    """
-    key = _THRESHOLD_UNITS.get(str(units).lower())
-    if key is None:
-        raise ValueError(f"threshold_units must be 'dbz', 'mm/h' or 'unit', got {units!r}")
-    t = float(threshold)
-    if key == "mmh":
-        if t <= 0:
-            raise ValueError(f"A rain-rate threshold must be > 0 mm/h, got {t}")
-        t = 10.0 * math.log10(_ZR_A * t ** _ZR_B)
-        key = "dbz"
-    if key == "dbz":
-        t = (t - _DBZ_MIN) / _DBZ_SPAN
-    return t
+# Default metric names: "csi_30dbz", "csi_2mmh", "csi_0p5".
+_NAME_SUFFIX = {"dbz": "dbz", "mm/h": "mmh", "unit": ""}
 
 
 def _parse_zero_division(value) -> float:
@@ -260,8 +228,7 @@ class ContingencyScore(_SequenceMetric):
                             "(see nowcasting_metrics)")
         unit_t = threshold_to_unit(threshold, threshold_units)
         if name is None:
-            key = _THRESHOLD_UNITS[str(threshold_units).lower()]
-            suffix = {"dbz": "dbz", "mmh": "mmh", "unit": ""}[key]
+            suffix = _NAME_SUFFIX[canonical_threshold_units(threshold_units)]
             name = f"{score}_{_label(float(threshold))}{suffix}"
             if lead_time is not None:
                 name += f"_lead{lead_time}"
@@ -441,14 +408,15 @@ class _ErrorMetric(_SequenceMetric):
 
     def __init__(self, lead_times=None, lead_time=None, per_lead=False, units="unit",
                  zero_division="nan", name=None, dtype="float32"):
-        if str(units).lower() not in _VALUE_UNITS:
-            raise ValueError(f"units must be 'unit', 'pixel' or 'dbz', got {units!r}")
+        low, high = unit_bounds(units)  # raises for unknown units
+        units = str(units).lower()
         if name is None:
             name = self._prefix + ("" if units == "unit" else f"_{units}") + \
                 (f"_lead{lead_time}" if lead_time is not None else "")
         super().__init__(lead_times, lead_time, per_lead, zero_division, name, dtype)
-        self.units = str(units).lower()
-        self._scale = _VALUE_UNITS[self.units] ** self._power
+        self.units = units
+        # An error (a difference) of e on the [0, 1] scale is e * (high - low).
+        self._scale = (high - low) ** self._power
         self.total = self._state("total")
         self.count = self._state("count")
 
@@ -645,6 +613,6 @@ def nowcasting_metrics(
 
 
 __all__ = [
-    "threshold_to_unit", "ContingencyScore", "CSI", "HSS", "POD", "FAR",
+    "ContingencyScore", "CSI", "HSS", "POD", "FAR",
     "NowcastMSE", "NowcastMAE", "NowcastSSIM", "nowcasting_metrics",
 ]

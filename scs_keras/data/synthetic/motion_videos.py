@@ -1,7 +1,8 @@
 """Synthetic action-recognition videos whose class is a *motion*, not an appearance.
 
-SPEC §9 asks for a small data set written in the real on-disk format, whose
-learning signal needs time.  This module writes a UCF-101-style tree of real,
+A small data set in the real on-disk format whose learning signal needs time:
+no single frame tells the class, only the motion does, so it checks that a
+model uses the sequence.  This module writes a UCF-101-style tree of real,
 decodable ``.avi`` files (Motion-JPEG, written with ``cv2.VideoWriter``)::
 
     <out>/<ClassName>/v_<ClassName>_gXX_c01.avi
@@ -56,13 +57,11 @@ import math
 import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 
-try:  # tqdm is an optional extra ("data"); the generator works without it.
-    from tqdm import tqdm as _tqdm
-except ImportError:  # pragma: no cover - exercised only without tqdm
-    _tqdm = None
+from scs_keras.data.progress import progress_bar
+from scs_keras.utils.optional import optional_import
+from scs_keras.utils.validation import check_float, check_int, image_hw, one_of
 
 __all__ = [
     "PATTERNS",
@@ -147,12 +146,8 @@ class MotionVideoSet:
 
 
 def _as_size(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    if isinstance(size, (int, np.integer)):
-        h = w = int(size)
-    else:
-        if len(size) != 2:
-            raise ValueError(f"size must be an int or (height, width), got {size!r}")
-        h, w = (int(s) for s in size)
+    h, w = image_hw("size", size)
+    # Smaller frames leave no room for a textured sprite and its motion.
     if h < 16 or w < 16:
         raise ValueError(f"frames must be at least 16x16 pixels, got {h}x{w}")
     return h, w
@@ -160,6 +155,7 @@ def _as_size(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A random-coloured, low-frequency textured background (float32 BGR)."""
+    cv2 = optional_import("cv2", "rendering synthetic videos")
     base = rng.uniform(40, 215, size=3)
     coarse = rng.normal(0.0, 1.0, size=(max(2, h // 6), max(2, w // 6), 3))
     smooth = cv2.resize(coarse.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
@@ -226,8 +222,8 @@ def render_motion_video(
     """
     if pattern not in CLASS_NAMES:
         raise ValueError(f"unknown motion pattern {pattern!r}; choose from {list(PATTERNS)}")
-    if int(num_frames) < 2:
-        raise ValueError(f"num_frames must be >= 2 for a motion to exist, got {num_frames}")
+    cv2 = optional_import("cv2", "rendering synthetic videos")
+    num_frames = check_int("num_frames", num_frames, minimum=2)  # a motion needs two frames
     h, w = _as_size(size)
     rng = rng if rng is not None else np.random.default_rng()
     s = min(h, w)
@@ -297,6 +293,7 @@ def write_video(path: str, frames: np.ndarray, fps: float = 25.0, verify: bool =
         >>> p = os.path.join(tempfile.mkdtemp(), "x.avi")
         >>> _ = write_video(p, np.zeros((4, 32, 32, 3), np.uint8))
     """
+    cv2 = optional_import("cv2", "writing videos")
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
@@ -431,15 +428,14 @@ def make_motion_videos(
         raise ValueError(f"unknown motion pattern(s) {unknown}; choose from {list(PATTERNS)}")
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes contains duplicates: {classes}")
-    if int(videos_per_class) < 2:
-        raise ValueError(f"videos_per_class must be >= 2 (train and test), got {videos_per_class}")
-    if not 0.0 < float(test_fraction) < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    if layout not in ("ucf101", "frames", "both"):
-        raise ValueError(f"layout must be 'ucf101', 'frames' or 'both', got {layout!r}")
+    # Two videos per class at least, so that both splits get one.
+    videos_per_class = check_int("videos_per_class", videos_per_class, minimum=2)
+    test_fraction = check_float("test_fraction", test_fraction, 0.0, 1.0,
+                                min_inclusive=False, max_inclusive=False)
+    one_of("layout", layout, ("ucf101", "frames", "both"))
+    num_frames = check_int("num_frames", num_frames, minimum=2)
     h, w = _as_size(size)
-    num_frames = int(num_frames)
-    videos_per_class = int(videos_per_class)
+    cv2 = optional_import("cv2", "writing synthetic videos")
     n_test = min(videos_per_class - 1, max(1, int(round(videos_per_class * test_fraction))))
 
     out = os.path.abspath(out)
@@ -449,12 +445,9 @@ def make_motion_videos(
     class_names = [CLASS_NAMES[c] for c in classes]
 
     jobs = [(ci, vi) for ci in range(len(classes)) for vi in range(videos_per_class)]
-    bar = None
-    if progress and _tqdm is not None:
-        bar = _tqdm(total=len(jobs), desc="motion videos", unit="video")
     train: List[Tuple[str, int]] = []
     test: List[Tuple[str, int]] = []
-    try:
+    with progress_bar(len(jobs), progress, "motion videos", "video") as bar:
         for ci, vi in jobs:
             cname = class_names[ci]
             group = vi + 1
@@ -473,11 +466,7 @@ def make_motion_videos(
                     if not cv2.imwrite(os.path.join(vdir, f"{t + 1:05d}.jpg"), f):
                         raise RuntimeError(f"cv2.imwrite failed in {vdir!r}")
             (test if is_test else train).append((rel, ci))
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.update(1)
 
     class_ind = "".join(f"{i + 1} {name}\n" for i, name in enumerate(class_names))
     if write_avi:

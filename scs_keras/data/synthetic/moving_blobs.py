@@ -1,4 +1,4 @@
-"""In-memory sequences whose class is the direction a blob moves (SPEC §9).
+"""In-memory sequences whose class is the direction a blob moves.
 
 A Gaussian blob starts at a uniformly random position on a torus (it wraps
 around the frame edges) and moves left, right, up or down.  Because the start
@@ -11,6 +11,8 @@ is ``scs_keras.data.synthetic.motion_videos``.
 """
 
 import numpy as np
+
+from scs_keras.utils.validation import check_int, positive_int
 
 DIRECTIONS = ("left", "right", "up", "down")
 _VELOCITY = {"left": (0, -1), "right": (0, 1), "up": (-1, 0), "down": (1, 0)}
@@ -38,12 +40,9 @@ def make_moving_blobs(num_samples, num_frames=6, size=12, speed=(1.0, 2.0),
     >>> x.shape, y[:4].tolist()
     ((8, 4, 8, 8, 1), [0, 1, 2, 3])
     """
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be >= 1; received {num_samples}.")
-    if num_frames < 2:
-        raise ValueError(f"num_frames must be >= 2; received {num_frames}.")
-    if size < 4:
-        raise ValueError(f"size must be >= 4; received {size}.")
+    num_samples = positive_int("num_samples", num_samples)
+    num_frames = check_int("num_frames", num_frames, minimum=2)
+    size = check_int("size", size, minimum=4)
     rng = np.random.default_rng(seed)
     labels = (np.arange(num_samples) % len(DIRECTIONS)).astype("int32")
     start = rng.uniform(0, size, (num_samples, 2))

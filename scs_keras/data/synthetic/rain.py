@@ -1,4 +1,4 @@
-"""Seeded synthetic radar-echo data in the reader's real formats (SCS_SPEC §9).
+"""Seeded synthetic radar-echo data in the readers' real on-disk formats.
 
 Rain cells are anisotropic Gaussian blobs (a convective core plus a broad,
 weak stratiform halo) with a texture that moves with each cell.  They advect
@@ -9,12 +9,13 @@ in rain rate (peaks of 3..150 mm/h), summed, and converted to reflectivity
 through Z = 200 R^1.6, which gives peaks of about 30..60 dBZ; the field is
 clipped to the HKO-7 range -10..60 dBZ (grey levels 0..255).  Frames are
 6 minutes apart by default.  Because the future depends on the motion, a
-forecaster must use time, as §9 requires.
+forecaster must use the sequence, not the last frame alone.
 
 Two writers produce exactly what :mod:`scs_keras.data.precipitation` reads:
 
 - :func:`write_png_events`: ``out/<event>/<event>_YYYYMMDDHHMM.png``, 8-bit
-  grayscale, ``pixel = round((dBZ + 10) * 255 / 70)``;
+  grayscale, ``pixel = round((dBZ + 10) * 255 / 70)``
+  (:func:`scs_keras.units.dbz_to_uint8`);
 - :func:`write_hdf5`: one file with ``frames`` ``(T, H, W)`` (float32 dBZ,
   attribute ``units="dBZ"``, or uint8 grey levels with ``units="pixel"``),
   ``timestamps`` ``(T,)`` int64 seconds since the epoch and ``events``
@@ -44,10 +45,10 @@ import sys
 
 import numpy as np
 
-# Kept in sync with scs_keras.data.precipitation (imported lazily there would
-# pull in TensorFlow just to write files; the constants are the HKO-7 mapping).
-_DBZ_MIN, _DBZ_MAX, _DBZ_SPAN, _PIXEL_MAX = -10.0, 60.0, 70.0, 255.0
-_ZR_A, _ZR_B = 200.0, 1.6
+from scs_keras.data.progress import progress_bar
+from scs_keras.units import DBZ_MAX, DBZ_MIN, dbz_to_uint8, rainrate_to_dbz
+from scs_keras.utils.optional import optional_import
+from scs_keras.utils.validation import positive_int
 #: Start of the first synthetic event (UTC).
 BASE_TIME = _dt.datetime(2018, 6, 1, 0, 0, tzinfo=_dt.timezone.utc)
 
@@ -65,11 +66,6 @@ class RainEvent:
     name: str
     dbz: np.ndarray
     timestamps: np.ndarray
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 class _MotionField:
@@ -155,7 +151,10 @@ def _compact_gaussian(q, cut=2.5):
 
 
 def rain_to_dbz(rain):
-    """Rain rate (mm/h) to reflectivity via Z = 200 R^1.6, clipped to -10..60 dBZ.
+    """Rain rate (mm/h) to reflectivity, clipped to the HKO-7 range -10..60 dBZ.
+
+    :func:`scs_keras.units.rainrate_to_dbz` (``Z = 200 R^1.6``), then clipped,
+    so no rain (``-inf`` dBZ) becomes -10 dBZ, grey level 0.
 
     Args:
         rain: rain-rate array (>= 0).
@@ -167,25 +166,7 @@ def rain_to_dbz(rain):
         >>> float(rain_to_dbz(np.array(0.0)))
         -10.0
     """
-    z = _ZR_A * np.power(np.maximum(rain, 1e-9), _ZR_B)
-    return np.clip(10.0 * np.log10(z), _DBZ_MIN, _DBZ_MAX).astype(np.float32)
-
-
-def dbz_to_pixels(dbz):
-    """dBZ to 8-bit grey levels (HKO-7): ``round((dBZ + 10) * 255 / 70)``.
-
-    Args:
-        dbz: reflectivity array.
-
-    Returns:
-        uint8 array.
-
-    Example:
-        >>> int(dbz_to_pixels(np.array(60.0)))
-        255
-    """
-    p = np.rint((np.asarray(dbz, np.float64) - _DBZ_MIN) * (_PIXEL_MAX / _DBZ_SPAN))
-    return np.clip(p, 0, 255).astype(np.uint8)
+    return np.clip(rainrate_to_dbz(rain), DBZ_MIN, DBZ_MAX).astype(np.float32)
 
 
 def generate_event(
@@ -222,7 +203,7 @@ def generate_event(
         ((10, 32, 32), True)
     """
     for n, v in (("frames", frames), ("height", height), ("width", width)):
-        _check_positive(n, v)
+        positive_int(n, v)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     size = float(max(height, width))
     speed = float(speed) if speed is not None else max(1.0, 0.04 * size)
@@ -291,19 +272,13 @@ def generate_events(
         >>> [e.name for e in generate_events(2, 5, 16, 16)]
         ['event_000', 'event_001']
     """
-    _check_positive("num_events", num_events)
+    positive_int("num_events", num_events)
     for e in range(num_events):
         rng = np.random.default_rng([seed, e])
         start = BASE_TIME + _dt.timedelta(days=e, minutes=6 * int(rng.integers(0, 200)))
         yield generate_event(frames_per_event, height, width, seed=rng,
                              interval_minutes=interval_minutes, start_time=start,
                              name=f"event_{e:03d}")
-
-
-def _progress(total, enabled, desc):
-    from tqdm import tqdm
-
-    return tqdm(total=total, disable=not enabled, desc=desc, unit="frame")
 
 
 # ----------------------------------------------------------------------------
@@ -372,7 +347,7 @@ def inject_nan(path: str, frame_index: int, dataset_name: str = "frames",
     Example:
         >>> inject_nan("rain.h5", 7)
     """
-    import h5py
+    h5py = optional_import("h5py", "writing HDF5 radar archives")
 
     with h5py.File(path, "r+") as f:
         d = f[dataset_name]
@@ -404,7 +379,7 @@ def shift_timestamps(path: str, from_index: int, minutes: float = 6.0,
     Example:
         >>> shift_timestamps("rain.h5", 10)    # frames 9 -> 10 now 12 min apart
     """
-    import h5py
+    h5py = optional_import("h5py", "writing HDF5 radar archives")
 
     with h5py.File(path, "r+") as f:
         d = f[timestamps_name]
@@ -455,13 +430,13 @@ def write_png_events(
         >>> m = write_png_events("/tmp/radar", num_events=2, frames_per_event=12,
         ...                      height=32, width=32, progress=False)
     """
-    import cv2
+    cv2 = optional_import("cv2", "writing PNG radar frames")
 
     corrupt = _check_corrupt(corrupt, {"truncate", "gap"})
     os.makedirs(out_dir, exist_ok=True)
     manifest = {"root": out_dir, "events": [], "frames": [], "shape": (height, width),
                 "corrupted": []}
-    with _progress(num_events * frames_per_event, progress, "rain png") as bar:
+    with progress_bar(num_events * frames_per_event, progress, "rain png", "frame") as bar:
         for ev in generate_events(num_events, frames_per_event, height, width, seed=seed,
                                   interval_minutes=interval_minutes):
             folder = os.path.join(out_dir, ev.name)
@@ -469,7 +444,7 @@ def write_png_events(
             for frame, t in zip(ev.dbz, ev.timestamps):
                 stamp = _dt.datetime.fromtimestamp(int(t), _dt.timezone.utc).strftime("%Y%m%d%H%M")
                 path = os.path.join(folder, f"{ev.name}_{stamp}.png")
-                if not cv2.imwrite(path, dbz_to_pixels(frame)):
+                if not cv2.imwrite(path, dbz_to_uint8(frame)):
                     raise OSError(f"Could not write {path!r}")
                 bar.update(1)
             manifest["events"].append(ev.name)
@@ -532,7 +507,7 @@ def write_hdf5(
         >>> m = write_hdf5("/tmp/rain.h5", num_events=2, frames_per_event=12,
         ...                height=32, width=32, progress=False)
     """
-    import h5py
+    h5py = optional_import("h5py", "writing HDF5 radar archives")
 
     corrupt = _check_corrupt(corrupt, {"nan", "gap"})
     if dtype not in ("float32", "uint8"):
@@ -542,7 +517,7 @@ def write_hdf5(
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     total = num_events * frames_per_event
-    with h5py.File(path, "w") as f, _progress(total, progress, "rain hdf5") as bar:
+    with h5py.File(path, "w") as f, progress_bar(total, progress, "rain hdf5", "frame") as bar:
         frames = f.create_dataset(dataset_name, shape=(total, height, width), dtype=dtype,
                                   chunks=(1, height, width), compression=compression)
         frames.attrs["units"] = "dBZ" if dtype == "float32" else "pixel"
@@ -555,7 +530,7 @@ def write_hdf5(
                                                seed=seed, interval_minutes=interval_minutes)):
             lo = e * frames_per_event
             for j in range(frames_per_event):
-                frames[lo + j] = ev.dbz[j] if dtype == "float32" else dbz_to_pixels(ev.dbz[j])
+                frames[lo + j] = ev.dbz[j] if dtype == "float32" else dbz_to_uint8(ev.dbz[j])
                 bar.update(1)
             stamps[lo:lo + frames_per_event] = ev.timestamps
             events[lo:lo + frames_per_event] = e
