@@ -34,7 +34,7 @@ def test_every_task_takes_the_same_shared_flags(command, task, capsys):
     shared = out[out.index("shared flags"):]
     positions = [shared.index(flag + " ") for flag in SHARED]
     assert positions == sorted(positions), "shared flags come in the same order"
-    assert out.index("shared flags") < out.index(get_task(task).title)
+    assert out.index("shared flags") < out.index(f"\n{get_task(task).title}:\n")
 
 
 @pytest.mark.parametrize("argv", [["generate", "precipitation", "--help"], ["demo", "--help"],

@@ -84,7 +84,7 @@ def test_semi_lagrangian_integer_shift_is_exact_and_fills_outside():
 def test_flow_baseline_beats_persistence_on_synthetic_rain(tmp_path):
     m = write_hdf5(str(tmp_path / "rain.h5"), num_events=3, frames_per_event=12, height=48,
                    width=48, seed=2, progress=False)
-    ds = make_precipitation_dataset(m["path"], 4, 4, stride=4, batch_size=4)
+    ds, _ = make_precipitation_dataset(m["path"], 4, 4, stride=4, batch_size=4)
     metrics_flow = [N.NowcastMSE(lead_times=4, per_lead=True), N.CSI(30.0, lead_times=4)]
     metrics_pers = [N.NowcastMSE(lead_times=4, per_lead=True), N.CSI(30.0, lead_times=4)]
     flow = B.OpticalFlowModel(4, flow_frames=3).evaluate(ds, metrics_flow)

@@ -72,7 +72,7 @@ class ActionRecognitionTask(Task):
     # -- flags ----------------------------------------------------------
 
     def add_arguments(self, parser):
-        g = parser.add_argument_group("action recognition")
+        g = parser.add_argument_group(self.title)
         g.add_argument("--layout", default="ucf101",
                        choices=("ucf101", "folders", "hmdb51", "kinetics", "frames"),
                        help="on-disk layout of --data-dir")

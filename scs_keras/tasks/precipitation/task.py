@@ -35,7 +35,7 @@ class PrecipitationTask(Task):
     # -- flags ----------------------------------------------------------
 
     def add_arguments(self, parser):
-        g = parser.add_argument_group("precipitation")
+        g = parser.add_argument_group(self.title)
         g.add_argument("--format", choices=data.FORMATS, default="png",
                        help="on-disk format of the generated data")
         g.add_argument("--image-size", type=int, default=32,

@@ -19,7 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from scs_keras.metrics.nowcasting import CSI, NowcastMSE, nowcasting_metrics, threshold_to_unit
+from scs_keras.metrics.nowcasting import CSI, NowcastMSE, nowcasting_metrics
+from scs_keras.units import threshold_to_unit
 from scs_keras.tasks.comparison import format_table
 from scs_keras.tasks.precipitation.data import with_output_names
 from scs_keras.tasks.precipitation.models import FORECAST, SPATIAL, forecast_only
