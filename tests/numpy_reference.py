@@ -1,4 +1,4 @@
-"""Independent NumPy implementation of the SPEC §2/§3 equations for tests.
+"""Independent NumPy implementation of the SCS cell and stream equations for tests.
 
 Written from the equations, not from the layer code: explicit loops over
 time, TF-style "same"/"valid" padding computed by hand, max-pooling by hand,
@@ -95,7 +95,7 @@ def max_pool_3x3(x, stride):
 
 
 def conv_forward(x, ws, wx, u, bs, bg, stride=1, padding="same"):
-    """x: (B, T, H, W, C). SPEC §2 strided conv cell. Returns (h, final c)."""
+    """x: (B, T, H, W, C). Strided conv cell (state at input resolution, gate max-pooled). Returns (h, final c)."""
     b, t_len = x.shape[:2]
     c = None
     hs = []
@@ -112,7 +112,7 @@ def conv_forward(x, ws, wx, u, bs, bg, stride=1, padding="same"):
 
 
 def dense_streams(x, ws, wx, u, bs, bg):
-    """The decoupled streams of one dense layer fed ``x`` (SPEC §3)."""
+    """The decoupled streams of one dense layer fed ``x`` (T¹ spatial-only, T² temporal-only)."""
     sigma = np.tanh(x @ ws + bs)
     b, t_len, _ = x.shape
     c_hat = np.zeros((b, ws.shape[1]))

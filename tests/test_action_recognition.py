@@ -263,7 +263,9 @@ loaded = tf.saved_model.load(sys.argv[1])
 fn = loaded.signatures["serving_default"]
 out = fn(frames=tf.constant(np.load(sys.argv[2])))
 assert not any(m.startswith("scs_keras") for m in sys.modules), "the export must load without scs_keras"
-print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
+result = {k: v.numpy().tolist() for k, v in out.items()}
+result["input_shape"] = fn.structured_input_signature[1]["frames"].shape.as_list()
+print(json.dumps(result))
 """
 
 
@@ -300,6 +302,7 @@ def test_end_to_end_training_loss_falls_and_export_reloads(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["input_shape"] == [None, 6, 16, 16, 3]  # batched: any batch size
     expected = serving_model(model)(frames)
     for key in ("frame_probabilities", "clip_probabilities"):
         np.testing.assert_allclose(served[key], expected[key], atol=1e-5)

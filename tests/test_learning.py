@@ -1,4 +1,4 @@
-"""Learning check: a task that needs memory (SPEC §9).
+"""Learning check: a task that needs memory.
 
 The class is the direction a blob moves; every single frame is ambiguous by
 construction (uniform, wrapping positions), so a per-frame model must stay

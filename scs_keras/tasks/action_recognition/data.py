@@ -2,7 +2,7 @@
 
 The path is *videos on disk → tf.data → model*: :func:`generated_motion_data`
 writes (once, cached) a small UCF-101-style tree of real ``.avi`` files whose
-class is a motion (SPEC §9); :func:`make_action_datasets` reads that tree, or
+class is a motion; :func:`make_action_datasets` reads that tree, or
 a real UCF-101 / HMDB-51 / Kinetics / extracted-frames tree, with
 :func:`scs_keras.data.video.make_video_dataset` and attaches the targets every
 output of a model needs (labels for the class outputs, optical flow computed

@@ -1,4 +1,4 @@
-"""Action-recognition networks: deep SCS and its baselines (SPEC §3, §6, §8a).
+"""Action-recognition networks: deep SCS and its baselines.
 
 Every builder returns a Keras model with the same per-frame head and the same
 named outputs, so the training, evaluation and export code treats them alike:
@@ -9,15 +9,15 @@ named outputs, so the training, evaluation and export code treats them alike:
     loss :class:`ClipScoreLoss` reads this output.
 ``"frame_probs"``
     ``(B, T, C)`` the same as probabilities (``exp``).  The overlap-coherence
-    loss (SPEC §7: MSE on softmax probabilities) and the serving signature use
+    loss (MSE between the overlapping frames' softmax probabilities) and the serving signature use
     it; it carries no loss of its own.
 ``"clip"``
     ``(B, C)`` the test-time clip score: the mean over *all* frames of the
-    per-frame log-probabilities (SPEC §8a).  Metrics (top-1, top-5, mAP) are
+    per-frame log-probabilities.  Metrics (top-1, top-5, mAP) are
     attached here; ``argmax`` is the prediction.
 ``"spatial"`` (SCS with ``aux_spatial_loss=True`` only)
     ``(B, T, C)`` log-probabilities of the *same* head applied to the
-    spatial-only T¹ stream (SPEC §3): an auxiliary per-frame classifier that
+    spatial-only T¹ stream (the SCS layers' spatial weights alone): an auxiliary per-frame classifier that
     shares every SCS weight, trained with the same clip-score loss.
 ``"flow_<k>"`` (SCS with ``flow_heads`` only)
     ``(B, T, h_k, w_k, 2)`` optical flow regressed from the temporal-only T²
@@ -27,7 +27,7 @@ Input frames are floats in ``[0, 1]``; by default each frame is standardised
 on its own (per channel, over height and width: :class:`FrameStandardization`)
 before the first layer.
 
-Network shape (SPEC §6, ResNet-18-like).  ``depth`` counts recurrent (or, for
+Network shape (ResNet-18-like, as in the paper).  ``depth`` counts recurrent (or, for
 the per-frame CNN, convolutional) layers: a stem layer (``stem_kernel``,
 ``stem_stride``, optional 3×3/2 max-pool) followed by ``depth - 1`` layers
 split over the stages given by ``widths``; the first layer of every stage but
@@ -71,7 +71,7 @@ __all__ = [
     "flow_output_names",
 ]
 
-#: The paper's action network (SPEC §6): pass as ``**RESNET18_SHAPE``.
+#: The paper's action network (ResNet-18 shaped): pass as ``**RESNET18_SHAPE``.
 RESNET18_SHAPE = dict(
     widths=(64, 128, 256, 512), depth=15, kernel_size=3,
     stem_kernel=7, stem_stride=2, stem_pool=True,
@@ -302,7 +302,7 @@ def build_scs_action_model(
     seed: Optional[int] = None,
     name: str = "scs",
 ) -> SCSModel:
-    """A deep residual SCS network with a per-frame classifier (SPEC §6, §8a).
+    """A deep residual SCS network with a per-frame classifier.
 
     Args:
         num_classes: Number of classes (>= 2).
@@ -333,7 +333,7 @@ def build_scs_action_model(
             shared head's prediction on it as output ``"spatial"``.
         flow_heads: ``False``, ``True`` (after every stage) or stage indices:
             conv heads on the T² stream regressing optical flow (outputs
-            ``"flow_<k>"``, SPEC §3).
+            ``"flow_<k>"``).
         dropout: Dropout rate before the classifier.
         seed: Optional int: reproducible truncation draws.
         name: Model name.

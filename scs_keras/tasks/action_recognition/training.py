@@ -231,7 +231,7 @@ def evaluate_action_model(model: keras.Model, dataset, num_classes: int) -> Dict
     """Top-1, top-5 and mean AP of the clip scores on ``dataset``.
 
     The clip score is the ``"clip"`` output: the mean over all frames of the
-    per-frame log-probabilities (SPEC §8a).  For SCS models with a T¹ head the
+    per-frame log-probabilities.  For SCS models with a T¹ head the
     top-1 of that spatial-only stream is added as ``"t1_top1"`` (near chance
     on the generated data, where one frame cannot tell the motion).
 

@@ -14,7 +14,8 @@ layer and nothing else (:func:`build_scs_forecaster`,
   layer started from the final state of its encoder twin through
   ``initial_state`` (Shi et al. 2015).  Twin layers have the same
   configuration, so their states have the same shape, for SCS (state = gate
-  map at the layer's *input* resolution, SPEC §2) as for ConvLSTM
+  map at the layer's *input* resolution: a strided cell keeps its state at
+  input resolution and max-pools the gate) as for ConvLSTM
   (``(h, c)`` at the output resolution).  It is autoregressive: step ``t``
   reads the frame forecast at ``t - 1`` (the last observation at ``t = 0``)
   and carries every layer's state to the next step.  (Feeding the last
@@ -34,7 +35,8 @@ layer and nothing else (:func:`build_scs_forecaster`,
   never learned to use the history (the forecast did not change when the
   history was replaced by copies of the last frame); with it, it does.
 
-The SCS model also has a **T¹ (spatial-only) head** for ASTSGD (SPEC §3, §5):
+The SCS model also has a **T¹ (spatial-only) head** for ASTSGD (which compares the losses of the full and the
+spatial-only streams):
 the forecaster's spatial-only stream, ``σ_l = act(W_s,l * σ_{l-1} + b_s,l)``
 (the forecaster's own spatial weights, no gate, no recurrence) applied to
 the last observed frame, then *the same decoder* (shared weights).  It is a
@@ -201,7 +203,7 @@ class StreamConvSCS2D(ConvSCS2D):
     """``ConvSCS2D`` that can also run its spatial-only (T¹) stream alone.
 
     ``layer(x)`` is the ordinary coupled SCS layer.  ``layer(x,
-    stream="spatial")`` returns the T¹ stream of SPEC §3 computed with the
+    stream="spatial")`` returns the spatial-only (T¹) stream computed with the
     *same* weights: the sequence ``act(W_s * x_t + b_s)``, frame by frame,
     with no gate, no recurrence, no truncation and no state (whatever
     ``return_state`` says).  Calling one layer both ways in a functional
@@ -415,12 +417,12 @@ def build_scs_forecaster(
         widths: Channels of each encoder (and forecaster) layer; the depth
             is ``len(widths)``.  Default ``(16, 32)``.
         strides: Int or one int per layer (default 2 for each): the spatial
-            stride of each SCS cell (its gate is max-pooled, SPEC §2).
+            stride of each SCS cell (its gate is max-pooled).
         kernel_size: Kernel size of every convolution.  Default 3.
         truncation_rate: Rate of every SCS cell when no schedule is compiled
             (``SCSModel.compile(truncation=...)`` overrides it in training).
         truncation_mode: ``"temporal"`` (default), ``"exclusive"`` or
-            ``"none"`` (SPEC §4).
+            ``"none"`` (which stream's gradient into the layer below is cut).
         spatial_head: Add the T¹ head (output ``"spatial"``) needed by
             ASTSGD.  Default ``True``.
         next_frame_head: Add the one-step head (output ``"next_frame"``,
