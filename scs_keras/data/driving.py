@@ -86,7 +86,8 @@ Example:
 
 >>> ds, report = make_comma_dataset("comma/", length=8, batch_size=16,
 ...                                 image_size=(80, 160))      # doctest: +SKIP
->>> frames, targets = next(iter(ds))   # (16, 8, 80, 160, 3), {"steering_angle": (16,), ...}
+>>> frames, targets = next(iter(ds))  # doctest: +SKIP
+>>> # frames: (16, 8, 80, 160, 3); targets: {"steering_angle": (16,), "speed": (16,)}
 """
 
 from __future__ import annotations
@@ -261,8 +262,8 @@ def align_rows_by_time(frame_times, row_times, steering_angle, max_abs_angle=DEF
     Example:
 
     >>> rows, _ = align_rows_by_time([0.0, 0.1, 0.2], [0.01, 0.04, 0.16, 0.26], [0, 0, 0, 0])
-    >>> rows.tolist()
-    [0, 2, -1]
+    >>> rows.tolist()   # 0.1 s: the nearest rows are 0.06 s away, beyond 0.05
+    [0, -1, 2]
     """
     frame_times = np.asarray(frame_times, dtype=np.float64).reshape(-1)
     row_times = np.asarray(row_times, dtype=np.float64).reshape(-1)
@@ -701,8 +702,7 @@ def make_comma_dataset(data_dir, length, batch_size=32, stride=1, image_size=Non
                                                         max_abs_angle),
         report, on_bad, image_size)
     keys = _clip_keys(routes, length, stride, targets, report)
-    h, w = routes[0].frame_shape if image_size is None else image_size
-    report.output_shape = (h, w)
+    report.output_shape = routes[0].frame_shape if image_size is None else image_size
 
     tfio = optional_import("tensorflow_io", "streaming comma.ai camera files")
     cameras_io = [tfio.IOTensor.from_hdf5(r.source)("/X") for r in routes]
@@ -712,9 +712,10 @@ def make_comma_dataset(data_dir, length, batch_size=32, stride=1, image_size=Non
             # One hyperslab read per clip; (length, 3, H, W) -> channels last.
             return lambda: tf.transpose(
                 tf.reshape(frames[start:start + length], (length, 3) + shape), (0, 2, 3, 1))
+        # One branch per camera file: tensorflow-io binds a file when its
+        # IOTensor is made, so the route picks among them.
         branches = [reader(f, r.frame_shape) for f, r in zip(cameras_io, routes)]
-        clip = tf.switch_case(route, branches) if len(branches) > 1 else branches[0]()
-        return clip
+        return tf.switch_case(route, branches) if len(branches) > 1 else branches[0]()
 
     ds = _pipeline(keys, read_clip, length, image_size, batch_size, shuffle, seed, drop_remainder)
     return ds, report

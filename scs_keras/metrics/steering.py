@@ -90,6 +90,13 @@ def accuracy_name(threshold) -> str:
 class _PerSampleMean(keras.metrics.Mean):
     """Mean over samples of ``_per_sample(pred - true)``, one value per sample."""
 
+    _lower_is_better = False
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        # Read by callbacks that monitor the metric (EarlyStopping mode="auto").
+        self._direction = "down" if self._lower_is_better else "up"
+
     def _per_sample(self, error):
         raise NotImplementedError
 
@@ -162,9 +169,10 @@ class SteeringMAE(_PerSampleMean):
     2.5
     """
 
+    _lower_is_better = True
+
     def __init__(self, name="mae", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self._direction = "down"
 
     def _per_sample(self, error):
         return keras.ops.abs(error)
@@ -186,9 +194,10 @@ class SteeringRMSE(_PerSampleMean):
     3.5355
     """
 
+    _lower_is_better = True
+
     def __init__(self, name="rmse", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self._direction = "down"
 
     def _per_sample(self, error):
         return keras.ops.square(error)
