@@ -399,3 +399,18 @@ def test_video_csv_bad_input(tmp_path, case):
     _, report = make_video_csv_dataset(root, length=2, on_bad="skip")
     assert [(p.path, p.kind) for p in report.problems] == [(os.path.join(root, name), kind)]
     assert report.routes == ["a_good"] and report.num_samples == 5
+
+
+def test_route_selection_and_ambiguous_files(tmp_path):
+    root = str(tmp_path)
+    for name in ("r1", "r2", "r3"):
+        write_route(root, name)
+    write_route(root, "r4", log=False)       # outside the selection: not a problem
+    _, report = make_comma_dataset(root, length=2, routes=["r3", "r1"])
+    assert report.routes == ["r1", "r3"] and report.problems == []
+    with pytest.raises(DataError, match="r9"):
+        make_comma_dataset(root, length=2, routes=["r1", "r9"])
+    write_video_route(root, "v")
+    open(os.path.join(root, "v.mp4"), "wb").close()
+    with pytest.raises(DataError, match="second file"):
+        make_video_csv_dataset(root, length=2)

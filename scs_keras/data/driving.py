@@ -429,6 +429,15 @@ class _Route:
     conditions: np.ndarray | None = None  # (frames,) labels
 
 
+def _route_names(routes):
+    if routes is None:
+        return None
+    routes = [routes] if isinstance(routes, str) else list(routes)
+    if not routes or not all(isinstance(r, str) and r for r in routes):
+        raise ValueError(f"routes must be a non-empty list of route names; received {routes!r}.")
+    return routes
+
+
 def _check_args(length, batch_size, stride, image_size, targets, max_abs_angle, on_bad):
     length = positive_int("length", length)
     batch_size = positive_int("batch_size", batch_size)
@@ -445,14 +454,22 @@ def _check_args(length, batch_size, stride, image_size, targets, max_abs_angle, 
     return length, batch_size, stride, image_size, targets, max_abs_angle, check_on_bad(on_bad)
 
 
-def _pair_routes(first, second, names, report, on_bad):
+def _pair_routes(first, second, names, report, on_bad, only=None):
     """``{route: (first_path, second_path)}`` for the names present in both maps.
 
     A route with only one of its two files is a ``"missing"`` problem on the
     file that is there; ``names`` says what the two kinds of file are.
+    ``only`` restricts the routes to those names (each must exist).
     """
+    found = set(first) | set(second)
+    if only is not None:
+        unknown = sorted(set(only) - found)
+        if unknown:
+            raise DataError(report.source, f"route(s) {unknown} not found; routes here: "
+                                           f"{sorted(found)}")
+        found = set(only)
     pairs = {}
-    for route in sorted(set(first) | set(second)):
+    for route in sorted(found):
         if route in first and route in second:
             pairs[route] = (first[route], second[route])
             continue
@@ -574,8 +591,11 @@ def _list_by_stem(folder, suffixes):
     out = {}
     for fname in sorted(os.listdir(folder)):
         stem, ext = os.path.splitext(fname)
-        if ext.lower() in suffixes and os.path.isfile(os.path.join(folder, fname)):
-            out.setdefault(stem, os.path.join(folder, fname))
+        path = os.path.join(folder, fname)
+        if ext.lower() in suffixes and os.path.isfile(path):
+            if stem in out:  # e.g. r.mp4 and r.avi: which one is the route?
+                raise DataError(path, f"a second file for route {stem!r} (also {out[stem]})")
+            out[stem] = path
     return out
 
 
@@ -651,7 +671,7 @@ def _scan_comma_route(data_dir, name, camera_path, log_path, targets, max_abs_an
 def make_comma_dataset(data_dir, length, batch_size=32, stride=1, image_size=None,
                        shuffle=False, seed=None, targets=DEFAULT_TARGETS,
                        max_abs_angle=DEFAULT_MAX_ABS_ANGLE, on_bad="raise",
-                       drop_remainder=False):
+                       drop_remainder=False, routes=None):
     """Clips of camera frames and their logged targets, comma.ai layout.
 
     See the module docstring for the layout, the alignment through
@@ -671,6 +691,8 @@ def make_comma_dataset(data_dir, length, batch_size=32, stride=1, image_size=Non
         max_abs_angle: Rows with a larger ``|steering_angle|`` are glitches.
         on_bad: ``"raise"`` or ``"skip"`` (see the module docstring).
         drop_remainder: Drop a last partial batch.
+        routes: Route names to read (e.g. a train or validation split);
+            ``None`` reads every route of the folder.
 
     Returns:
         ``(dataset, report)``: batches of ``(frames, targets)`` with frames
@@ -690,13 +712,14 @@ def make_comma_dataset(data_dir, length, batch_size=32, stride=1, image_size=Non
     length, batch_size, stride, image_size, targets, max_abs_angle, on_bad = _check_args(
         length, batch_size, stride, image_size, targets, max_abs_angle, on_bad)
     data_dir = _check_data_dir(data_dir)
+    only = _route_names(routes)
     cameras = _list_by_stem(os.path.join(data_dir, "camera"), (".h5",))
     logs = _list_by_stem(os.path.join(data_dir, "log"), (".h5",))
     if not cameras and not logs:
         raise DataError(data_dir, "no camera/<route>.h5 or log/<route>.h5 files")
     report = DrivingDataReport(source=data_dir, layout="comma", length=length, stride=stride,
                                targets=targets)
-    pairs = _pair_routes(cameras, logs, ("camera file", "log file"), report, on_bad)
+    pairs = _pair_routes(cameras, logs, ("camera file", "log file"), report, on_bad, only)
     routes = _collect_routes(
         pairs, lambda name, cam, log: _scan_comma_route(data_dir, name, cam, log, targets,
                                                         max_abs_angle),
@@ -828,7 +851,7 @@ def _decode_clip(path, start, length):
 def make_video_csv_dataset(data_dir, length, batch_size=32, stride=1, image_size=None,
                            shuffle=False, seed=None, targets=DEFAULT_TARGETS,
                            max_abs_angle=DEFAULT_MAX_ABS_ANGLE, on_bad="raise",
-                           drop_remainder=False):
+                           drop_remainder=False, routes=None):
     """Clips of video frames and their CSV targets (video + CSV layout).
 
     See the module docstring for the layout, the alignment by timestamp, the
@@ -847,6 +870,8 @@ def make_video_csv_dataset(data_dir, length, batch_size=32, stride=1, image_size
         max_abs_angle: Rows with a larger ``|steering_angle|`` are glitches.
         on_bad: ``"raise"`` or ``"skip"``.
         drop_remainder: Drop a last partial batch.
+        routes: Route names to read (e.g. a train or validation split);
+            ``None`` reads every route of the folder.
 
     Returns:
         ``(dataset, report)`` as :func:`make_comma_dataset`.
@@ -862,13 +887,14 @@ def make_video_csv_dataset(data_dir, length, batch_size=32, stride=1, image_size
     length, batch_size, stride, image_size, targets, max_abs_angle, on_bad = _check_args(
         length, batch_size, stride, image_size, targets, max_abs_angle, on_bad)
     data_dir = _check_data_dir(data_dir)
+    only = _route_names(routes)
     videos = _list_by_stem(data_dir, VIDEO_SUFFIXES)
     tables = _list_by_stem(data_dir, (".csv",))
     if not videos and not tables:
         raise DataError(data_dir, f"no <route>{'/'.join(VIDEO_SUFFIXES)} or <route>.csv files")
     report = DrivingDataReport(source=data_dir, layout="video_csv", length=length,
                                stride=stride, targets=targets)
-    pairs = _pair_routes(videos, tables, ("video", "CSV file"), report, on_bad)
+    pairs = _pair_routes(videos, tables, ("video", "CSV file"), report, on_bad, only)
     routes = _collect_routes(
         pairs, lambda name, video, table: _scan_video_route(data_dir, name, video, table,
                                                             targets, max_abs_angle),
