@@ -20,7 +20,8 @@ setup(
         "keras>=3.3,<4",
         "numpy>=1.23,<2",
     ],
-    entry_points={"console_scripts": ["scs-keras = scs_keras.cli:main"]},
+    py_modules=["scs_keras_cli"],
+    entry_points={"console_scripts": ["scs-keras = scs_keras_cli:main"]},
     extras_require={
         "data": [
             "tensorflow-io==0.37.1",

@@ -1,4 +1,8 @@
-"""``python -m scs_keras`` is the ``scs-keras`` command."""
+"""``python -m scs_keras`` is the ``scs-keras`` command.
+
+(TensorFlow is already loaded here; the console script ``scs-keras`` also
+quiets its C++ logs, see ``scs_keras_cli``.)
+"""
 
 import sys
 

@@ -23,10 +23,6 @@ import argparse
 import os
 import sys
 
-# Before TensorFlow loads: its C++ INFO/WARNING lines (cost-model estimates,
-# CPU feature notices) are noise for people running the command; errors stay.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 PROG = "scs-keras"
 SUBCOMMANDS = {
     "demo": "the main job: train precipitation --compare --export on generated data",

@@ -50,7 +50,7 @@ def serving_model(model: keras.Model) -> keras.Model:
     clip = model.get_layer("clip").output
     clip_probs = keras.layers.Activation("softmax", name="clip_probabilities")(clip)
     frame_probs = keras.layers.Identity(name="frame_probabilities")(frame_probs)
-    return keras.Model(model.inputs,
+    return keras.Model(model.inputs[0],
                        {"frame_probabilities": frame_probs,
                         "clip_probabilities": clip_probs},
                        name=f"{model.name}_serving")

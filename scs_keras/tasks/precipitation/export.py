@@ -42,7 +42,7 @@ def serving_model(model):
         A ``keras.Model`` with one input and the dict output ``{"forecast"}``.
     """
     predictor = forecast_only(model)
-    return keras.Model(predictor.inputs, {FORECAST: predictor.outputs[0]},
+    return keras.Model(predictor.inputs[0], {FORECAST: predictor.outputs[0]},
                        name=f"{model.name}_serving")
 
 
