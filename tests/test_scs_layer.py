@@ -177,22 +177,29 @@ def test_serialization_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, match",
     [
-        ({"units": 0}, "units"),
-        ({"units": -3}, "units"),
-        ({"units": 2.5}, "units"),
-        ({"units": 4, "truncation_rate": 1.5}, "truncation_rate"),
-        ({"units": 4, "truncation_rate": -0.1}, "truncation_rate"),
-        ({"units": 4, "truncation_mode": "spatial"}, "truncation_mode"),
-        ({"units": 4, "seed": "x"}, "seed"),
+        ({"units": 0}, ValueError, "units"),
+        ({"units": -3}, ValueError, "units"),
+        ({"units": 2.5}, TypeError, "units"),
+        ({"units": True}, TypeError, "units"),
+        ({"units": 4, "truncation_rate": 1.5}, ValueError, "truncation_rate"),
+        ({"units": 4, "truncation_rate": -0.1}, ValueError, "truncation_rate"),
+        ({"units": 4, "truncation_mode": "spatial"}, ValueError, "truncation_mode"),
+        ({"units": 4, "seed": "x"}, TypeError, "seed"),
     ],
 )
-def test_bad_arguments_name_the_problem(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_arguments_name_the_problem(kwargs, error, match):
+    with pytest.raises(error, match=match):
         SCS(**kwargs)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         SCSCell(**kwargs)
+
+
+def test_unknown_argument_is_refused():
+    # Keras' Layer refuses what no signature takes, naming it.
+    with pytest.raises(ValueError, match="filters"):
+        SCS(4, filters=3)
 
 
 def test_bad_inputs_name_the_problem():
