@@ -160,3 +160,65 @@ def test_bad_inputs():
         ConvSCS2D(4, 3)(tf.zeros((1, 2, 5, 5, 1), tf.uint8))
     with pytest.raises(ValueError, match="smaller than the kernel"):
         ConvSCS2D(4, 5, padding="valid")(np.zeros((1, 2, 3, 3, 1), "float32"))
+
+
+# -- the spatial-only stream: layer(x, stream="spatial") --------------------
+
+
+def numpy_spatial_stream(x, ws, bs, stride, padding):
+    """act(W_s * x_t + b_s) frame by frame, from the NumPy convolution."""
+    return np.stack([np.tanh(ref.conv2d(x[:, t], ws, stride, padding) + bs)
+                     for t in range(x.shape[1])], 1)
+
+
+@pytest.mark.parametrize("stride, padding", [(1, "same"), (2, "same"), (2, "valid")])
+def test_spatial_stream_matches_numpy(stride, padding):
+    x, w = frames(), random_weights()
+    layer = ConvSCS2D(F, 3, strides=stride, padding=padding, return_sequences=True,
+                      return_state=True)
+    layer(x)
+    layer.set_weights(w)
+    sigma = layer(x, stream="spatial", training=True)
+    expected = numpy_spatial_stream(x.astype("float64"), w[0], w[3], stride, padding)
+    assert sigma.shape == expected.shape == layer(x)[0].shape
+    np.testing.assert_allclose(sigma, expected, atol=1e-5)
+    _, from_streams, _ = layer.call_streams(tf.constant(x))
+    np.testing.assert_array_equal(sigma, from_streams)
+
+
+def test_spatial_stream_channels_first():
+    x, w = frames(), random_weights()
+    layer = ConvSCS2D(F, 3, strides=2, return_sequences=True, data_format="channels_first")
+    x_first = np.transpose(x, (0, 1, 4, 2, 3))
+    layer(x_first)
+    layer.set_weights(w)
+    expected = numpy_spatial_stream(x.astype("float64"), w[0], w[3], 2, "same")
+    np.testing.assert_allclose(np.transpose(layer(x_first, stream="spatial"), (0, 1, 3, 4, 2)),
+                               expected, atol=1e-5)
+
+
+def test_spatial_stream_in_1d_and_3d_has_the_coupled_shape():
+    x1 = RNG.normal(0, 1, (2, 3, 9, 2)).astype("float32")
+    x3 = RNG.normal(0, 1, (1, 2, 4, 4, 4, 2)).astype("float32")
+    for layer, x in ((ConvSCS1D(5, 3, strides=2, return_sequences=True), x1),
+                     (ConvSCS3D(3, 3, strides=2, return_sequences=True), x3)):
+        sigma = layer(x, stream="spatial")
+        assert sigma.shape == layer(x).shape
+        np.testing.assert_array_equal(sigma, layer.call_streams(tf.constant(x))[1])
+
+
+def test_strided_conv_functional_model_shares_weights_between_streams():
+    x, w = frames(), random_weights()
+    layer = ConvSCS2D(F, 3, strides=2, return_sequences=True, name="conv_scs")
+    inputs = keras.Input((T, H, W, C))
+    coupled = layer(inputs)
+    spatial = layer(inputs, stream="spatial")
+    assert tuple(spatial.shape) == tuple(coupled.shape) == (None, T, 4, 3, F)
+    model = keras.Model(inputs, [coupled, spatial])
+    layer.set_weights(w)
+    assert model.count_params() == layer.count_params() == sum(v.size for v in w)
+    out_coupled, out_spatial = model(x)
+    x64 = x.astype("float64")
+    np.testing.assert_allclose(out_spatial, numpy_spatial_stream(x64, w[0], w[3], 2, "same"),
+                               atol=1e-5)
+    np.testing.assert_allclose(out_coupled, ref.conv_forward(x64, *w, stride=2)[0], atol=1e-5)
