@@ -268,8 +268,10 @@ class ConvSCS1DCell(_ConvSCSCell):
 
     In training, stochastic truncation cuts the gradient from the temporal
     (or, in ``"exclusive"`` mode, the spatial) stream into the layer below at
-    randomly drawn steps; forward values never change.  Use it inside
-    ``keras.layers.RNN``; for speed prefer the fused layer ``ConvSCS1D``.
+    randomly drawn steps; forward values never change.  Prefer the fused
+    layer ``ConvSCS1D`` (faster, and usable in functional models:
+    ``keras.layers.RNN`` runs this cell on tensors but cannot describe its
+    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).
 
     Args:
         filters: Positive int, number of output (and state) channels.
@@ -337,8 +339,10 @@ class ConvSCS2DCell(_ConvSCSCell):
 
     In training, stochastic truncation cuts the gradient from the temporal
     (or, in ``"exclusive"`` mode, the spatial) stream into the layer below at
-    randomly drawn steps; forward values never change.  Use it inside
-    ``keras.layers.RNN``; for speed prefer the fused layer ``ConvSCS2D``.
+    randomly drawn steps; forward values never change.  Prefer the fused
+    layer ``ConvSCS2D`` (faster, and usable in functional models:
+    ``keras.layers.RNN`` runs this cell on tensors but cannot describe its
+    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).
 
     Args:
         filters: Positive int, number of output (and state) channels.
@@ -406,8 +410,10 @@ class ConvSCS3DCell(_ConvSCSCell):
 
     In training, stochastic truncation cuts the gradient from the temporal
     (or, in ``"exclusive"`` mode, the spatial) stream into the layer below at
-    randomly drawn steps; forward values never change.  Use it inside
-    ``keras.layers.RNN``; for speed prefer the fused layer ``ConvSCS3D``.
+    randomly drawn steps; forward values never change.  Prefer the fused
+    layer ``ConvSCS3D`` (faster, and usable in functional models:
+    ``keras.layers.RNN`` runs this cell on tensors but cannot describe its
+    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).
 
     Args:
         filters: Positive int, number of output (and state) channels.
