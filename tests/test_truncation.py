@@ -177,13 +177,21 @@ def test_mode_none_and_inference_never_cut():
 
 @pytest.fixture
 def float64():
-    """Runs a test with ``keras.config.floatx() == "float64"``."""
-    previous = keras.config.floatx()
+    """Runs a test with ``keras.config.floatx() == "float64"``.
+
+    Keras fixes its global dtype policy from ``floatx`` when the first layer
+    is built, so the policy is set too (else the layers of a test run after
+    others would stay float32).
+    """
+    previous_floatx = keras.config.floatx()
+    previous_policy = keras.mixed_precision.dtype_policy()
     keras.config.set_floatx("float64")
+    keras.mixed_precision.set_dtype_policy("float64")
     try:
         yield
     finally:
-        keras.config.set_floatx(previous)
+        keras.config.set_floatx(previous_floatx)
+        keras.mixed_precision.set_dtype_policy(previous_policy)
 
 
 def _float64_pair(make_layer, x):
