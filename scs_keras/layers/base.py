@@ -321,6 +321,14 @@ class SCSRNNBase(keras.layers.RNN):
     stateful states, ``return_state``, ``Bidirectional`` wrapping,
     serialization); only :meth:`inner_loop` is ours.  Given the same weights
     the result equals ``keras.layers.RNN(cell)``.
+
+    ``layer(x, stream="spatial")`` instead returns the spatial-only stream
+    ``act(W_s * x_t + b_s)`` of every frame with the same weights (no gate,
+    no recurrence, no truncation, no state), eagerly or on symbolic inputs;
+    :meth:`call_streams` uses the same computation for its spatial output.
+
+    Subclasses set ``cell_class`` and ``cell_name`` and pass their named
+    arguments on (see :func:`named_arguments`).
     """
 
     #: Set by subclasses: the cell class and the cell's name in the layer.
@@ -378,7 +386,7 @@ class SCSRNNBase(keras.layers.RNN):
     def call(self, sequences, initial_state=None, mask=None, training=False,
              stream="coupled"):
         self._check_sequences(sequences)
-        if self._check_stream(stream) == "spatial":
+        if self._validate_stream(stream) == "spatial":
             return self._spatial_stream(sequences)
         if initial_state is None and self._carry_in is not None:
             initial_state = self._carry_in
@@ -386,7 +394,7 @@ class SCSRNNBase(keras.layers.RNN):
             sequences, initial_state=initial_state, mask=mask, training=training
         )
 
-    def _check_stream(self, stream):
+    def _validate_stream(self, stream):
         stream = one_of("stream", stream, LAYER_STREAMS)
         if stream == "spatial" and not self.return_sequences:
             raise ValueError(
@@ -404,7 +412,7 @@ class SCSRNNBase(keras.layers.RNN):
 
     def compute_output_spec(self, sequences, initial_state=None, mask=None,
                             training=False, stream="coupled"):
-        if self._check_stream(stream) == "coupled":
+        if self._validate_stream(stream) == "coupled":
             return super().compute_output_spec(
                 sequences, initial_state=initial_state, mask=mask,
                 training=training)
