@@ -6,14 +6,6 @@ described once.  Each piece is indented for an ``Args:`` / ``Call
 arguments:`` section of a class docstring.
 """
 
-_SPATIAL_NAMES = {1: "steps", 2: "rows, cols", 3: "dim1, dim2, dim3"}
-
-
-def spatial_names(rank):
-    """The names of the spatial axes of a ``rank``-D convolution's input."""
-    return _SPATIAL_NAMES[rank]
-
-
 CELL_ARGS = """
         activation: Activation of the spatial stream (``act``). Default
             ``"tanh"``; the paper's action network uses ``"relu"``.

@@ -301,7 +301,8 @@ def mean_average_precision(labels, scores, num_classes: Optional[int] = None) ->
     scores = np.asarray(scores, np.float64)
     if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
         raise ValueError(f"scores must be (N, C) with N = len(labels); got {scores.shape}, N={len(labels)}")
-    c = scores.shape[1] if num_classes is None else positive_int("num_classes", num_classes)
+    c = (scores.shape[1] if num_classes is None
+         else positive_int("num_classes", num_classes))
     aps = [average_precision(labels == k, scores[:, k]) for k in range(c)]
     aps = [a for a in aps if not np.isnan(a)]
     return float(np.mean(aps)) if aps else float("nan")
