@@ -1,12 +1,20 @@
 """scs_keras: Semi-Coupled Structure (SCS) recurrent layers for Keras 3.
 
-The method is described in SCS_SPEC.md (shared with the project); the README
-shows usage.  Public API:
+An SCS layer (Pang et al., Nature Machine Intelligence 2020) splits a
+recurrent layer into a spatial stream ``act(W_s * x_t + b_s)``, which sees
+one frame, and a temporal gate with a recurrent state, multiplied together.
+Trained with stochastic truncation (the gradient path of a stream into the
+layer below is cut at randomly drawn time steps), deep stacks learn from
+many short back-propagation chains.  The README shows usage.  Public API:
 
 * cells and layers: ``SCSCell``, ``SCS``, ``ConvSCS{1,2,3}DCell``,
   ``ConvSCS{1,2,3}D``, ``DeepSCS``;
-* training: ``SCSModel``, ``STSGD``, ``ASTSGD``, ``OverlapCoherence``;
-* analysis: ``expected_chains`` (expected intact back-propagation chains).
+* frame-wise layers: ``FrameWise``, ``RepeatLastFrame``, ``DropLastFrame``,
+  ``FrameStandardization`` (and the helper ``scs_keras.layers.per_frame``);
+* training: ``SCSModel``, ``STSGD``, ``ASTSGD``, ``OverlapCoherence``,
+  ``TruncationSchedule``;
+* analysis: ``expected_chains``, ``expected_chains_by_length``,
+  ``truncation_probabilities`` (expected intact back-propagation chains).
 """
 
 import os
@@ -21,15 +29,17 @@ from scs_keras.analysis.chains import (  # noqa: E402
 )
 from scs_keras.layers import (  # noqa: E402
     SCS,
-    ConvSCS,
     ConvSCS1D,
     ConvSCS1DCell,
     ConvSCS2D,
     ConvSCS2DCell,
     ConvSCS3D,
     ConvSCS3DCell,
-    ConvSCSCell,
     DeepSCS,
+    DropLastFrame,
+    FrameStandardization,
+    FrameWise,
+    RepeatLastFrame,
     SCSCell,
 )
 from scs_keras.training import (  # noqa: E402

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from scs_keras.utils.validation import positive_int
+
 
 class ImageSummary(keras.callbacks.Callback):
     """Writes pictures to TensorBoard every ``every_n_epochs`` epochs.
@@ -28,11 +30,9 @@ class ImageSummary(keras.callbacks.Callback):
         super().__init__()
         if not callable(render_fn):
             raise TypeError("render_fn must be callable: model -> {name: images}.")
-        if int(every_n_epochs) < 1:
-            raise ValueError(f"every_n_epochs must be >= 1; received {every_n_epochs}.")
         self.render_fn = render_fn
-        self.every_n_epochs = int(every_n_epochs)
-        self.max_outputs = int(max_outputs)
+        self.every_n_epochs = positive_int("every_n_epochs", every_n_epochs)
+        self.max_outputs = positive_int("max_outputs", max_outputs)
         self._writer = tf.summary.create_file_writer(f"{logdir}/images")
 
     def on_epoch_end(self, epoch, logs=None):

@@ -16,6 +16,8 @@ import re
 import keras
 import tensorflow as tf
 
+from scs_keras.utils.validation import positive_int
+
 
 def next_version(base_dir):
     """The next free integer version folder under ``base_dir`` (1 if none)."""
@@ -45,10 +47,11 @@ def export_for_serving(model, base_dir, input_name="inputs", output_names=None,
         The path of the written version folder.
 
     Raises:
-        ValueError: if the version folder already exists or the model has no
-            known input shape.
+        TypeError: if ``version`` is not an integer.
+        ValueError: if ``version`` is not positive, the version folder
+            already exists or the model has no known input shape.
     """
-    version = next_version(base_dir) if version is None else int(version)
+    version = next_version(base_dir) if version is None else positive_int("version", version)
     path = os.path.join(base_dir, str(version))
     if os.path.exists(path):
         raise ValueError(f"Export folder {path} already exists; pick another version.")

@@ -1,4 +1,4 @@
-"""Tests for scs_keras.analysis.chains (SPEC §4 chain counting); no TensorFlow."""
+"""Tests for scs_keras.analysis.chains (expected back-propagation chains); no TensorFlow."""
 
 import itertools
 import math
@@ -26,7 +26,8 @@ TEMPORAL_CUT, SPATIAL_CUT, NEITHER = "T", "S", "N"
 
 
 def _reference_event_probs(rate, mode):
-    """SPEC §4 table, written out independently of the module under test."""
+    """Per-step truncation event probabilities, written out independently of
+    the module under test."""
     if mode == "none":
         return {TEMPORAL_CUT: 0.0, SPATIAL_CUT: 0.0, NEITHER: 1.0}
     if mode == "temporal":
@@ -240,13 +241,13 @@ def test_by_length_sums_to_total_on_a_deep_stack():
 def test_bad_arguments(func):
     with pytest.raises(ValueError, match="num_layers"):
         func(0, 3, 0.5)
-    with pytest.raises(ValueError, match="num_layers"):
+    with pytest.raises(TypeError, match="num_layers"):
         func(2.0, 3, 0.5)
-    with pytest.raises(ValueError, match="num_layers"):
+    with pytest.raises(TypeError, match="num_layers"):
         func(True, 3, 0.5)
     with pytest.raises(ValueError, match="num_steps"):
         func(2, 0, 0.5)
-    with pytest.raises(ValueError, match="num_steps"):
+    with pytest.raises(TypeError, match="num_steps"):
         func(2, "3", 0.5)
     with pytest.raises(ValueError, match="rate"):
         func(2, 3, -0.1)
@@ -254,7 +255,7 @@ def test_bad_arguments(func):
         func(2, 3, 1.5)
     with pytest.raises(ValueError, match="rate"):
         func(2, 3, float("nan"))
-    with pytest.raises(ValueError, match="rate"):
+    with pytest.raises(TypeError, match="rate"):
         func(2, 3, None)
     with pytest.raises(ValueError, match="mode"):
         func(2, 3, 0.5, mode="spatial")

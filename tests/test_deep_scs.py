@@ -1,4 +1,4 @@
-"""DeepSCS residual stacks and the decoupled T¹/T² streams (SPEC §3, §6)."""
+"""DeepSCS residual stacks and the decoupled spatial-only / temporal-only streams."""
 
 import keras
 import numpy as np
@@ -108,7 +108,7 @@ def test_single_layer_call_streams_and_strided_conv_streams():
     c0 = RNG.uniform(0, 1, (B, D)).astype("float32")
     h0, _, tau0 = layer.call_streams(tf.constant(x), initial_state=[c0])
     np.testing.assert_allclose(h0, layer(x, initial_state=[c0]), atol=1e-6)
-    np.testing.assert_allclose(tau0, tau, atol=0)  # T² always starts at zero
+    np.testing.assert_allclose(tau0, tau, atol=0)  # the temporal-only stream always starts at zero
 
     frames = RNG.normal(0, 1, (2, 3, 8, 8, 2)).astype("float32")
     conv = DeepSCS([3, 5], strides=[2, 1], decoupled=True, return_sequences=False)

@@ -177,22 +177,29 @@ def test_serialization_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, match",
     [
-        ({"units": 0}, "units"),
-        ({"units": -3}, "units"),
-        ({"units": 2.5}, "units"),
-        ({"units": 4, "truncation_rate": 1.5}, "truncation_rate"),
-        ({"units": 4, "truncation_rate": -0.1}, "truncation_rate"),
-        ({"units": 4, "truncation_mode": "spatial"}, "truncation_mode"),
-        ({"units": 4, "seed": "x"}, "seed"),
+        ({"units": 0}, ValueError, "units"),
+        ({"units": -3}, ValueError, "units"),
+        ({"units": 2.5}, TypeError, "units"),
+        ({"units": True}, TypeError, "units"),
+        ({"units": 4, "truncation_rate": 1.5}, ValueError, "truncation_rate"),
+        ({"units": 4, "truncation_rate": -0.1}, ValueError, "truncation_rate"),
+        ({"units": 4, "truncation_mode": "spatial"}, ValueError, "truncation_mode"),
+        ({"units": 4, "seed": "x"}, TypeError, "seed"),
     ],
 )
-def test_bad_arguments_name_the_problem(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_arguments_name_the_problem(kwargs, error, match):
+    with pytest.raises(error, match=match):
         SCS(**kwargs)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         SCSCell(**kwargs)
+
+
+def test_unknown_argument_is_refused():
+    # Keras' Layer refuses what no signature takes, naming it.
+    with pytest.raises(ValueError, match="filters"):
+        SCS(4, filters=3)
 
 
 def test_bad_inputs_name_the_problem():
@@ -204,3 +211,54 @@ def test_bad_inputs_name_the_problem():
         keras.layers.RNN(SCSCell(4))(np.zeros((2, 3, 4, 5), "float32"))
     with pytest.raises(ValueError, match="at least one time step"):
         SCS(4)(np.zeros((2, 0, 4), "float32"))
+
+
+# -- the spatial-only stream: layer(x, stream="spatial") --------------------
+
+
+@pytest.mark.parametrize("activation, act", [("tanh", np.tanh),
+                                             ("relu", lambda v: np.maximum(v, 0.0))])
+def test_spatial_stream_matches_numpy(activation, act):
+    x, w = sequences(), random_weights()
+    layer = built(SCS(U, activation=activation, return_sequences=True,
+                      return_state=True), x, w)
+    sigma = layer(x, stream="spatial", training=True)  # no truncation, no state
+    np.testing.assert_allclose(sigma, act(x.astype("float64") @ w[0] + w[3]), atol=1e-5)
+    # The same method gives call_streams' spatial-only output.
+    _, from_streams, _ = layer.call_streams(tf.constant(x))
+    np.testing.assert_array_equal(sigma, from_streams)
+    assert np.asarray(layer(x, stream="coupled")[0]).shape == (B, T, U)
+
+
+def test_spatial_stream_needs_sequences_and_a_known_stream():
+    x = sequences()
+    with pytest.raises(ValueError, match="return_sequences=True"):
+        SCS(U)(x, stream="spatial")
+    with pytest.raises(ValueError, match="stream must be one of"):
+        SCS(U, return_sequences=True)(x, stream="temporal")
+    with pytest.raises(ValueError, match="return_sequences=True"):
+        SCS(U)(keras.Input((T, D)), stream="spatial")
+
+
+def test_one_layer_called_both_ways_in_a_functional_model_shares_weights():
+    x, w = sequences(), random_weights()
+    layer = SCS(U, return_sequences=True, return_state=True, name="scs")
+    inputs = keras.Input((T, D))
+    coupled, state = layer(inputs)
+    spatial = layer(inputs, stream="spatial")
+    assert tuple(spatial.shape) == (None, T, U)
+    head = keras.layers.Dense(2, name="head")
+    model = keras.Model(inputs, {"out": head(coupled), "spatial": head(spatial),
+                                 "state": state})
+    layer.set_weights(w)
+    # One set of SCS weights (5) and one head: nothing was duplicated.
+    assert model.count_params() == layer.count_params() + head.count_params()
+    assert layer.count_params() == 2 * D * U + U * U + 2 * U
+    out = model(x)
+    x64 = x.astype("float64")
+    kernel, bias = (v.numpy() for v in head.weights)
+    np.testing.assert_allclose(out["spatial"], np.tanh(x64 @ w[0] + w[3]) @ kernel + bias,
+                               atol=1e-5)
+    h_ref, g_ref, _ = ref.dense_forward(x64, *w)
+    np.testing.assert_allclose(out["out"], h_ref @ kernel + bias, atol=1e-5)
+    np.testing.assert_allclose(out["state"], g_ref[:, -1], atol=1e-5)

@@ -1,4 +1,4 @@
-"""Stochastic truncation (SPEC §4): forward invariance and gradient paths."""
+"""Stochastic truncation: forward invariance and gradient paths."""
 
 import keras
 import numpy as np
@@ -100,8 +100,8 @@ def classify_steps(dx, candidates):
 @pytest.mark.parametrize("mode, rate", [("temporal", 0.5), ("exclusive", 0.7),
                                         ("exclusive", 0.3)])
 def test_cuts_are_per_step_and_follow_the_table(mode, rate):
-    """Every step's input gradient is one of the SPEC §4 cases, with the
-    table's frequencies (statistical check over the layer's own draws)."""
+    """Every step's input gradient is one of the three cases (neither path
+    cut, temporal cut, spatial cut), with the expected frequencies (statistical check over the layer's own draws)."""
     w = random_weights(D, U)
     x = RNG.normal(0, 1, (B, T, D)).astype("float32")
     upstream = RNG.normal(0, 1, (B, T, U)).astype("float32")
@@ -111,7 +111,7 @@ def test_cuts_are_per_step_and_follow_the_table(mode, rate):
     labels = np.concatenate(
         [classify_steps(step().numpy(), candidates) for _ in range(40)]
     )
-    assert (labels >= 0).all(), "a step's gradient matched no SPEC §4 case"
+    assert (labels >= 0).all(), "a step's gradient matched no truncation case"
     n = labels.size
     freq = np.bincount(labels, minlength=3) / n
     if mode == "temporal":
@@ -173,3 +173,75 @@ def test_mode_none_and_inference_never_cut():
     layer = layer_with(w, truncation_rate=1.0, truncation_mode="none")
     np.testing.assert_allclose(input_and_weight_gradients(layer, x, upstream)[0],
                                full, atol=1e-5)
+
+
+@pytest.fixture
+def float64():
+    """Runs a test with ``keras.config.floatx() == "float64"``.
+
+    Keras fixes its global dtype policy from ``floatx`` when the first layer
+    is built, so the policy is set too (else the layers of a test run after
+    others would stay float32).
+    """
+    previous_floatx = keras.config.floatx()
+    previous_policy = keras.mixed_precision.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.mixed_precision.set_dtype_policy("float64")
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(previous_floatx)
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+
+
+def _float64_pair(make_layer, x):
+    """A truncating layer and a ``truncation_mode="none"`` twin, same weights."""
+    truncating = make_layer(truncation_rate=0.5)
+    plain = make_layer(truncation_mode="none")
+    truncating(x)
+    plain(x)
+    plain.set_weights(truncating.get_weights())
+    return truncating, plain
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "cell_path"])
+@pytest.mark.parametrize("mode", ["temporal", "exclusive"])
+@pytest.mark.parametrize("layer_type", ["dense", "conv2d"])
+def test_float64_truncation_keeps_forward_values(float64, layer_type, mode, fused):
+    if layer_type == "dense":
+        x = RNG.normal(0, 1, (B, T, D))
+        def make(**kw):
+            kw.setdefault("truncation_mode", mode)
+            return SCS(U, return_sequences=True, fused=fused, seed=2, **kw)
+    else:
+        x = RNG.normal(0, 1, (B, 4, 6, 6, 2))
+        def make(**kw):
+            kw.setdefault("truncation_mode", mode)
+            return ConvSCS2D(3, 3, strides=2, return_sequences=True, fused=fused,
+                             seed=2, **kw)
+    truncating, plain = _float64_pair(make, x)
+    x = tf.constant(x)  # float64
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = truncating(x, training=True)
+        loss = tf.reduce_sum(y * y)
+    dx = tape.gradient(loss, x)
+    assert y.dtype == tf.float64 and dx.dtype == tf.float64
+    assert truncating.cell.spatial_kernel.dtype == "float64"
+    np.testing.assert_array_equal(y, plain(x, training=True))
+    assert np.isfinite(dx.numpy()).all()
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "cell_path"])
+def test_float64_cut_gradient_matches_numpy(float64, fused):
+    """At rate 1 every temporal path is cut, in float64 as in float32."""
+    w = [v.astype("float64") for v in random_weights(D, U)]
+    x = RNG.normal(0, 1, (B, T, D))
+    upstream = RNG.normal(0, 1, (B, T, U))
+    layer = SCS(U, return_sequences=True, truncation_rate=1.0, fused=fused)
+    layer(x)
+    layer.set_weights(w)
+    dx, _ = input_and_weight_gradients(layer, x, upstream)
+    assert dx.dtype == np.float64
+    expected = ref.dense_input_gradient(x, *w, upstream, temporal_keep=np.zeros(T))
+    np.testing.assert_allclose(dx, expected, atol=1e-10)

@@ -1,8 +1,9 @@
 """Expected number of intact back-propagation chains under stochastic truncation.
 
-This module implements the counting argument of SPEC §4 ("Why it works:
-expected number of back-propagation chains"). It is pure Python/NumPy and does
-not import TensorFlow.
+Why stochastic truncation helps deep SCS stacks: cutting gradient paths at
+random leaves many short back-propagation chains (CNN-like ones that never
+walk back in time among them) next to the long ones.  This module counts
+them in expectation.  It is pure Python/NumPy and does not import TensorFlow.
 
 Model of the graph
 ------------------
@@ -18,7 +19,7 @@ Model of the graph
   walk back k steps then temporal-down to (l−1, t−k).
 - Truncation draws one event per (layer, step), shared by all chains: with mode
   "temporal" and rate p: temporal edge cut with prob p, spatial never cut. Mode
-  "exclusive" with rate q: the table in SPEC §4 (q ≥ 0.5: temporal cut q,
+  "exclusive" with rate q: at most one edge is cut (q ≥ 0.5: temporal cut q,
   spatial cut (1−q)², neither q(1−q); q < 0.5: temporal cut q², spatial cut
   1−q, neither q(1−q)); exactly one of {temporal cut, spatial cut, neither}
   happens per (l, t). Mode "none": nothing is cut.
@@ -58,10 +59,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import numbers
 import sys
 
 import numpy as np
+
+from scs_keras.utils import validation
 
 __all__ = [
     "MODES",
@@ -79,41 +81,12 @@ DEFAULT_TABLE_RATES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 # ---------------------------------------------------------------------------
-# Argument validation
-# ---------------------------------------------------------------------------
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    value = int(value)
-    if value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
-def _check_rate(rate):
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
-        raise ValueError(f"rate must be a real number in [0, 1], got {rate!r}")
-    rate = float(rate)
-    if math.isnan(rate) or not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate must be a real number in [0, 1], got {rate!r}")
-    return rate
-
-
-def _check_choice(value, name, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
-
-
-# ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
 
 
 def truncation_probabilities(rate, mode="temporal"):
-    """Per-(layer, step) truncation event probabilities (SPEC §4 table).
+    """Per-(layer, step) truncation event probabilities.
 
     Exactly one of the events {temporal edge cut, spatial edge cut, neither}
     happens at every (layer, step).
@@ -129,6 +102,7 @@ def truncation_probabilities(rate, mode="temporal"):
         sums to 1.
 
     Raises:
+        TypeError: if ``rate`` is not a number.
         ValueError: if ``rate`` is not in [0, 1] or ``mode`` is unknown.
 
     Example:
@@ -139,8 +113,8 @@ def truncation_probabilities(rate, mode="temporal"):
         >>> truncation_probabilities(0.25, "exclusive")
         (0.0625, 0.75, 0.1875)
     """
-    rate = _check_rate(rate)
-    mode = _check_choice(mode, "mode", MODES)
+    rate = validation.rate("rate", rate)
+    mode = validation.one_of("mode", mode, MODES)
     if mode == "none":
         return (0.0, 0.0, 1.0)
     if mode == "temporal":
@@ -174,7 +148,9 @@ def expected_chains(num_layers, num_steps, rate, mode="temporal", loss_at="all")
         The expected number of intact chains, a float.
 
     Raises:
-        ValueError: naming the offending argument if any is invalid.
+        TypeError: naming the offending argument if it has the wrong type
+            (a count that is not an integer, a rate that is not a number).
+        ValueError: naming the offending argument if it is out of range.
 
     Example:
         >>> expected_chains(1, 3, 0.0, mode="none")  # (1+1) + (1+2) + (1+3)
@@ -182,10 +158,10 @@ def expected_chains(num_layers, num_steps, rate, mode="temporal", loss_at="all")
         >>> expected_chains(4, 5, 1.0, mode="temporal")  # only spatial chains
         5.0
     """
-    num_layers = _check_positive_int(num_layers, "num_layers")
-    num_steps = _check_positive_int(num_steps, "num_steps")
+    num_layers = validation.positive_int("num_layers", num_layers)
+    num_steps = validation.positive_int("num_steps", num_steps)
     s_surv, t_surv = _survival(rate, mode)
-    loss_at = _check_choice(loss_at, "loss_at", LOSS_AT)
+    loss_at = validation.one_of("loss_at", loss_at, LOSS_AT)
 
     e = np.ones(num_steps, dtype=np.float64)  # E(0, t), t = 1..T
     with np.errstate(over="ignore", invalid="ignore"):
@@ -215,7 +191,9 @@ def expected_chains_by_length(
         sums to :func:`expected_chains` with the same arguments.
 
     Raises:
-        ValueError: naming the offending argument if any is invalid.
+        TypeError: naming the offending argument if it has the wrong type
+            (a count that is not an integer, a rate that is not a number).
+        ValueError: naming the offending argument if it is out of range.
 
     Example:
         >>> expected_chains_by_length(1, 3, 0.0, mode="none")
@@ -223,10 +201,10 @@ def expected_chains_by_length(
         >>> expected_chains_by_length(2, 2, 0.5, mode="temporal", loss_at="last")
         array([2.25, 1.5 ])
     """
-    num_layers = _check_positive_int(num_layers, "num_layers")
-    num_steps = _check_positive_int(num_steps, "num_steps")
+    num_layers = validation.positive_int("num_layers", num_layers)
+    num_steps = validation.positive_int("num_steps", num_steps)
     s_surv, t_surv = _survival(rate, mode)
-    loss_at = _check_choice(loss_at, "loss_at", LOSS_AT)
+    loss_at = validation.one_of("loss_at", loss_at, LOSS_AT)
 
     T = num_steps
     # f[t, K] for t = 0..T (row 0 is padding, always zero), K = 0..T−1.
@@ -264,7 +242,7 @@ def _build_parser():
         prog="python -m scs_keras.analysis.chains",
         description=(
             "Expected number of intact back-propagation chains in an unrolled "
-            "SCS stack under stochastic truncation (SPEC §4)."
+            "SCS stack under stochastic truncation."
         ),
     )
     parser.add_argument("--layers", type=int, default=15, help="L (default 15)")
@@ -297,7 +275,7 @@ def main(argv=None):
     try:
         # Validate everything once before printing anything.
         expected_chains(args.layers, args.steps, args.rate, args.mode, args.loss_at)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         parser.error(str(exc))
 
     rates = sorted(set(DEFAULT_TABLE_RATES) | {float(args.rate)})

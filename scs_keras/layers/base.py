@@ -1,15 +1,18 @@
 """Shared machinery of the dense and convolutional SCS cells and layers.
 
-An SCS cell (SPEC §2) is defined by four operations, which the concrete cells
-provide:
+An SCS cell computes, per time step, a spatial stream ``s = act(W_s * x + b_s)``
+gated by a temporal stream ``g = rec_act(W_x * x + U * c + b_g)`` whose state
+``c`` is the previous gate, ``h = s ⊙ pool(g)``.  It is defined by four
+operations, which the concrete cells provide:
 
 * ``spatial_projection(x)``      ``W_s * x + b_s``    (output resolution)
 * ``gate_input_projection(x)``   ``W_x * x + b_g``    (state resolution)
 * ``recurrent_projection(c)``    ``U * c``            (state resolution)
 * ``pool_gate(g)``               identity, or 3x3 max-pool for strided cells
 
-Everything else (the step equations, truncation, the fused whole-sequence
-path, the decoupled T¹/T² streams) is written once, here, in terms of them.
+Everything else (the step equations, stochastic truncation, the fused
+whole-sequence path, the spatial-only and temporal-only streams) is written
+once, here, in terms of them.
 
 The fused path (:class:`SCSRNNBase.inner_loop`) relies on the fact that only
 ``U * c`` is sequential: both input projections run as one batched op over all
@@ -23,10 +26,10 @@ import keras
 import tensorflow as tf
 from keras import activations, constraints, initializers, regularizers
 
+from scs_keras.layers.frames import per_frame as _per_frame
 from scs_keras.layers.recurrence import (
     UNROLL_MAX_STEPS,
     fused_sequence,
-    per_frame as _per_frame,
     supports_fused_sequence,
     swap_batch_time as _swap_batch_time,
 )
@@ -35,6 +38,24 @@ from scs_keras.layers.truncation import (
     mask_gradient,
     validate_truncation,
 )
+from scs_keras.utils.validation import check_int, one_of
+
+#: What ``layer(x, stream=...)`` computes: the usual coupled SCS output, or
+#: the spatial-only stream ``act(W_s * x_t + b_s)`` with the same weights.
+LAYER_STREAMS = ("coupled", "spatial")
+
+
+def named_arguments(init_locals):
+    """The named parameters of an ``__init__`` from its ``locals()``.
+
+    The public cells and layers spell out every argument in their signature
+    (for ``help()``, IDEs and keyword checking) and forward them with
+    ``named_arguments(locals())`` as the first statement of ``__init__``,
+    instead of repeating each name in the call to the base class.  Drops
+    ``self``, the ``__class__`` cell of ``super()`` and ``**kwargs``.
+    """
+    return {name: value for name, value in init_locals.items()
+            if name not in ("self", "__class__", "kwargs")}
 
 
 class SCSCellBase(keras.layers.Layer):
@@ -81,10 +102,8 @@ class SCSCellBase(keras.layers.Layer):
         self.truncation_rate, self.truncation_mode = validate_truncation(
             truncation_rate, truncation_mode
         )
-        if seed is not None and not isinstance(seed, int):
-            raise ValueError(f"seed must be an int or None; received {seed!r}.")
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed = None if seed is None else check_int("seed", seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
         # Set by SCSModel when a truncation schedule is compiled in: a
         # RateSource whose variable overrides `truncation_rate` in training.
         self._rate_source = None
@@ -144,6 +163,11 @@ class SCSCellBase(keras.layers.Layer):
 
     # -- hooks for subclasses -------------------------------------------
 
+    #: Rank of the layer input ``(batch, time, ...)`` and its layout (for
+    #: error messages).
+    sequence_ndim = None
+    sequence_layout = None
+
     def spatial_projection(self, x):
         raise NotImplementedError
 
@@ -171,6 +195,11 @@ class SCSCellBase(keras.layers.Layer):
     def pool_gate(self, g):
         return g
 
+    def spatial_stream(self, x):
+        """``act(W_s * x_t + b_s)`` for every frame of a channels-last
+        sequence with two leading axes (time and batch, in either order)."""
+        return self.activation(_per_frame(self.spatial_projection, x))
+
     def to_channels_last(self, x):
         """Per-frame layout conversion; only conv cells override it."""
         return x
@@ -192,11 +221,11 @@ class SCSCellBase(keras.layers.Layer):
             return self._rate_source.read()
         return self.truncation_rate
 
-    def draw_keep_factors(self, num_steps, training):
+    def draw_keep_factors(self, num_steps, training, dtype="float32"):
         """Returns ``(temporal_keep, spatial_keep)`` for ``num_steps`` steps.
 
-        Each is a float vector of 0/1 or ``None`` when that path is never cut
-        (inference, mode ``"none"``, or a constant rate of 0).
+        Each is a vector of 0/1 in ``dtype`` or ``None`` when that path is
+        never cut (inference, mode ``"none"``, or a constant rate of 0).
         """
         if not training or self.truncation_mode == "none":
             return None, None
@@ -207,6 +236,7 @@ class SCSCellBase(keras.layers.Layer):
             self.truncation_mode,
             num_steps,
             self.seed_generator,
+            dtype,
         )
 
     # -- one step (the cell path used by keras.layers.RNN) -------------
@@ -224,7 +254,7 @@ class SCSCellBase(keras.layers.Layer):
         self._check_float(inputs)
         x = self.to_channels_last(inputs)
         c_prev = self.to_channels_last(states[0])
-        keep_t, keep_s = self.draw_keep_factors(1, training)
+        keep_t, keep_s = self.draw_keep_factors(1, training, x.dtype)
         x_gate = x if keep_t is None else mask_gradient(x, keep_t)
         x_spatial = x if keep_s is None else mask_gradient(x, keep_s)
         s = self.activation(self.spatial_projection(x_spatial))
@@ -278,7 +308,7 @@ def _input_paths(cell, x, training):
 
     Forward values are ``x`` for both; truncation only masks gradients.
     """
-    keep_t, keep_s = cell.draw_keep_factors(tf.shape(x)[0], training)
+    keep_t, keep_s = cell.draw_keep_factors(tf.shape(x)[0], training, x.dtype)
     x_gate = x if keep_t is None else mask_gradient(x, _per_step(keep_t, x))
     x_spatial = x if keep_s is None else mask_gradient(x, _per_step(keep_s, x))
     return x_gate, x_spatial
@@ -291,63 +321,115 @@ class SCSRNNBase(keras.layers.RNN):
     stateful states, ``return_state``, ``Bidirectional`` wrapping,
     serialization); only :meth:`inner_loop` is ours.  Given the same weights
     the result equals ``keras.layers.RNN(cell)``.
+
+    ``layer(x, stream="spatial")`` instead returns the spatial-only stream
+    ``act(W_s * x_t + b_s)`` of every frame with the same weights (no gate,
+    no recurrence, no truncation, no state), eagerly or on symbolic inputs;
+    :meth:`call_streams` uses the same computation for its spatial output.
+
+    Subclasses set ``cell_class`` and ``cell_name`` and pass their named
+    arguments on (see :func:`named_arguments`).
     """
 
-    _LAYER_ARGS = ("name", "dtype", "trainable", "input_shape", "batch_size")
+    #: Set by subclasses: the cell class and the cell's name in the layer.
+    cell_class = None
+    cell_name = None
 
-    def __init__(self, make_cell, ndim, layout, return_sequences=False,
-                 return_state=False, go_backwards=False, stateful=False,
-                 zero_output_for_mask=False, fused=True, recompute_spatial=False,
-                 unroll=None, **kwargs):
-        """Builds the cell from the cell arguments in ``kwargs``.
+    # The layer's own options among a subclass's named arguments; the others
+    # are the cell's.
+    _LAYER_OPTIONS = ("return_sequences", "return_state", "go_backwards",
+                      "stateful", "zero_output_for_mask", "unroll", "fused",
+                      "recompute_spatial", "activity_regularizer")
 
-        ``make_cell(dtype=..., **cell_kwargs)`` creates the cell; ``ndim``
-        and ``layout`` describe the expected input (for errors).
+    def __init__(self, arguments, **kwargs):
+        """Builds the cell and the layer.
+
+        Args:
+            arguments: The subclass's named arguments
+                (:func:`named_arguments`): the cell's and the layer options
+                listed in ``_LAYER_OPTIONS``.
+            **kwargs: Base ``Layer`` arguments (``name``, ``dtype``...).
         """
-        if unroll not in (None, True, False):
-            raise ValueError(f"unroll must be None, True or False; received {unroll!r}.")
-        layer_kwargs = {k: kwargs.pop(k) for k in self._LAYER_ARGS if k in kwargs}
-        kwargs.pop("cell", None)
-        cell = make_cell(dtype=layer_kwargs.get("dtype"), **kwargs)
+        arguments = dict(arguments)
+        options = {k: arguments.pop(k) for k in self._LAYER_OPTIONS}
+        unroll = one_of("unroll", options["unroll"], (None, True, False))
+        cell = self.cell_class(
+            **arguments,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=self.cell_name,
+        )
         super().__init__(
             cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            zero_output_for_mask=zero_output_for_mask,
+            return_sequences=options["return_sequences"],
+            return_state=options["return_state"],
+            go_backwards=options["go_backwards"],
+            stateful=options["stateful"],
+            zero_output_for_mask=options["zero_output_for_mask"],
             # keras.layers.RNN's own per-step path (fused=False) reads it as
             # a plain bool.
             unroll=bool(unroll),
-            **layer_kwargs,
+            activity_regularizer=options["activity_regularizer"],
+            **kwargs,
         )
-        self.unroll = unroll
-        self.fused = bool(fused)
-        self.recompute_spatial = bool(recompute_spatial)
-        self._layout = layout
-        self.input_spec = keras.layers.InputSpec(ndim=ndim)
+        self.unroll = None if unroll is None else bool(unroll)
+        self.fused = bool(options["fused"])
+        self.recompute_spatial = bool(options["recompute_spatial"])
+        self.input_spec = keras.layers.InputSpec(ndim=cell.sequence_ndim)
 
-    # Overlap-coherence training (SCSModel, SPEC §7) sets `_carry_in` to the
-    # states to start from and reads the final states from `_carry_out`,
-    # within one traced training step.
+    # Overlap-coherence training (SCSModel) sets `_carry_in` to the states
+    # to start from and reads the final states from `_carry_out`, within one
+    # traced training step.
     _carry_in = None
     _carry_out = None
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        self._check_sequences(sequences, self.input_spec.ndim, self._layout)
+    def call(self, sequences, initial_state=None, mask=None, training=False,
+             stream="coupled"):
+        self._check_sequences(sequences)
+        if self._validate_stream(stream) == "spatial":
+            return self._spatial_stream(sequences)
         if initial_state is None and self._carry_in is not None:
             initial_state = self._carry_in
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
 
-    def _check_sequences(self, sequences, expected_rank, layout):
+    def _validate_stream(self, stream):
+        stream = one_of("stream", stream, LAYER_STREAMS)
+        if stream == "spatial" and not self.return_sequences:
+            raise ValueError(
+                f"{self.name}: stream='spatial' returns a whole sequence and "
+                "needs a layer built with return_sequences=True."
+            )
+        return stream
+
+    def _spatial_stream(self, sequences):
+        """The spatial-only stream ``act(W_s * x_t + b_s)`` of every frame of
+        ``(B, T, ...)``: no gate, no recurrence, no truncation, no state."""
+        cell = self.cell
+        x = cell.to_channels_last_sequence(sequences)
+        return cell.from_channels_last_sequence(cell.spatial_stream(x))
+
+    def compute_output_spec(self, sequences, initial_state=None, mask=None,
+                            training=False, stream="coupled"):
+        if self._validate_stream(stream) == "coupled":
+            return super().compute_output_spec(
+                sequences, initial_state=initial_state, mask=mask,
+                training=training)
+        batch, steps = sequences.shape[:2]
+        step = self.cell.compute_output_shape((batch,) + tuple(sequences.shape[2:]))
+        return keras.KerasTensor((batch, steps) + tuple(step[1:]),
+                                 dtype=self.compute_dtype)
+
+    def _check_sequences(self, sequences, time_axis=1):
+        expected_rank = self.cell.sequence_ndim
         if len(sequences.shape) != expected_rank:
             raise ValueError(
                 f"{self.__class__.__name__} expects inputs of rank "
-                f"{expected_rank} {layout}; received shape {sequences.shape}."
+                f"{expected_rank} {self.cell.sequence_layout}; received shape "
+                f"{sequences.shape}."
             )
-        if sequences.shape[1] == 0:
+        if sequences.shape[time_axis] == 0:
             raise ValueError(
                 f"{self.__class__.__name__} needs at least one time step; "
                 f"received shape {sequences.shape}."
@@ -395,7 +477,7 @@ class SCSRNNBase(keras.layers.RNN):
             )
         z = _per_frame(cell.gate_input_projection, x_gate)
         c = self._masked_recurrence(z, c0, mask)
-        s = cell.activation(_per_frame(cell.spatial_projection, x_spatial))
+        s = cell.spatial_stream(x_spatial)
         h = s * _per_frame(cell.pool_gate, c)
         if mask is not None:
             m = tf.reshape(mask, tf.concat([tf.shape(mask), [1] * (len(h.shape) - 2)], 0))
@@ -446,7 +528,7 @@ class SCSRNNBase(keras.layers.RNN):
                 f"{self.name}: call_time_major needs a fused, non-stateful, "
                 "forward, channels-last layer."
             )
-        self._check_sequences(x, self.input_spec.ndim, self._layout)
+        self._check_sequences(x, time_axis=0)
         cell = self.cell
         if self._carry_in is not None:
             c0 = tf.convert_to_tensor(self._carry_in[0])
@@ -481,13 +563,22 @@ class SCSRNNBase(keras.layers.RNN):
 
     def call_streams(self, inputs, spatial_inputs=None, temporal_inputs=None,
                      training=False, initial_state=None):
-        """Runs the coupled stream and the decoupled T¹/T² streams (SPEC §3).
+        """Runs the coupled stream and the decoupled spatial-only and
+        temporal-only streams.
+
+        A decoupled stack runs, next to the usual (coupled) SCS output, a
+        spatial-only stream (each layer's ``act(W_s * x + b_s)`` on the
+        spatial-only stream of the layer below: a per-frame CNN) and a
+        temporal-only stream (each layer's gate recurrence on the
+        temporal-only stream below, with no spatial factor).  Both use the
+        layer's own weights; the adaptive truncation schedule compares the
+        loss of a head on the spatial-only stream with the main loss.
 
         Args:
             inputs: The coupled stream from the layer below, ``(B, T, ...)``.
-            spatial_inputs: The spatial-only stream T¹ from the layer below;
+            spatial_inputs: The spatial-only stream from the layer below;
                 defaults to ``inputs`` (the first layer of a stack).
-            temporal_inputs: The temporal-only stream T² from the layer below;
+            temporal_inputs: The temporal-only stream from the layer below;
                 defaults to ``inputs``.
             training: Whether truncation is active (coupled stream only: the
                 pure streams are auxiliary and are never truncated).
@@ -497,7 +588,9 @@ class SCSRNNBase(keras.layers.RNN):
         Returns:
             ``(output, spatial, temporal)`` sequences, each ``(B, T, ...)``:
             ``output = s ⊙ g`` (coupled), ``spatial = act(W_s * σ + b_s)``
-            (no gate, no recurrence) and ``temporal = relu(z)`` with
+            (no gate, no recurrence; the same computation as
+            ``layer(spatial_inputs, stream="spatial")``) and
+            ``temporal = relu(z)`` with
             ``z_t = W_x * τ_t + U * ĉ_{t-1} + b_g`` and ``ĉ_t = rec_act(z_t)``,
             max-pooled for strided cells.
         """
@@ -506,20 +599,21 @@ class SCSRNNBase(keras.layers.RNN):
         cell = self.cell
         spatial_inputs = inputs if spatial_inputs is None else spatial_inputs
         temporal_inputs = inputs if temporal_inputs is None else temporal_inputs
+        sigma = self._spatial_stream(spatial_inputs)
         # Time-major, like the fused path: per-frame ops see T*B frames and
         # the scan needs no transposes of its own.
-        x, sigma_in, tau_in = (
+        x, tau_in = (
             _swap_batch_time(cell.to_channels_last_sequence(v))
-            for v in (inputs, spatial_inputs, temporal_inputs)
+            for v in (inputs, temporal_inputs)
         )
         x_gate, x_spatial = _input_paths(cell, x, training)
-        s = cell.activation(_per_frame(cell.spatial_projection, x_spatial))
-        sigma = cell.activation(_per_frame(cell.spatial_projection, sigma_in))
+        s = cell.spatial_stream(x_spatial)
         z = _per_frame(cell.gate_input_projection, x_gate)
         z_pure = _per_frame(cell.gate_input_projection, tau_in)
         zeros = cell.to_channels_last(self.get_initial_state(tf.shape(x)[1])[0])
-        # Only the coupled stream carries state across clips (SPEC §7); the
-        # auxiliary pure streams restart from zeros.
+        # Only the coupled stream carries state across clips in
+        # overlap-coherence training; the auxiliary pure streams restart
+        # from zeros.
         if initial_state is None:
             initial_state = self._carry_in
         c0 = (zeros if initial_state is None
@@ -539,10 +633,9 @@ class SCSRNNBase(keras.layers.RNN):
         self._carry_out = [cell.from_channels_last(g[-1])]
         h = s * _per_frame(cell.pool_gate, g)
         tau = _per_frame(cell.pool_gate, tf.nn.relu(z_hat))
-        return tuple(
-            cell.from_channels_last_sequence(_swap_batch_time(v))
-            for v in (h, sigma, tau)
-        )
+        h, tau = (cell.from_channels_last_sequence(_swap_batch_time(v))
+                  for v in (h, tau))
+        return h, sigma, tau
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         batch_size, steps = sequences_shape[0], sequences_shape[1]

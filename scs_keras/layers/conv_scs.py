@@ -1,12 +1,24 @@
-"""Convolutional SCS cells and fused layers (1D, 2D, 3D; SPEC §2)."""
+"""Convolutional SCS cells and fused layers (1D, 2D, 3D)."""
 
 import keras
 import tensorflow as tf
-from keras.src.backend.config import standardize_data_format
-from keras.src.utils.argument_validation import standardize_tuple
 
-from scs_keras.layers.base import SCSCellBase, SCSRNNBase
-from scs_keras.layers.scs import _CELL_DOC_ARGS
+from scs_keras.layers import docstrings
+from scs_keras.layers.base import SCSCellBase, SCSRNNBase, named_arguments
+from scs_keras.utils.validation import int_sequence, is_int, one_of, positive_int
+
+_EQUATIONS = """
+        s_t = act(spatial_kernel * x_t + spatial_bias)        stride `strides`
+        g_t = rec_act(temporal_kernel * x_t + recurrent_kernel * c_{t-1}
+                      + temporal_bias)                        stride 1
+        h_t = s_t ⊙ maxpool(g_t),   c_t = g_t
+
+    with ``*`` a convolution.  The gate and the state live at the input
+    resolution: a strided cell keeps its state at input resolution and
+    max-pools the gate (window 3, stride ``strides``, ``"same"`` padding)
+    down to the output resolution before the product (``maxpool`` is the
+    identity when ``strides`` is 1).  The recurrent convolution always uses
+    ``"same"`` padding so that the state keeps its shape."""
 
 
 def _conv_output_length(length, kernel, padding, stride, dilation):
@@ -16,78 +28,65 @@ def _conv_output_length(length, kernel, padding, stride, dilation):
     return -(-(length - effective + 1) // stride)
 
 
-@keras.saving.register_keras_serializable(package="scs_keras")
-class ConvSCSCell(SCSCellBase):
-    __doc__ = f"""N-D convolutional SCS cell (base of ``ConvSCS{{1,2,3}}DCell``).
+def _conv_tuple(name, value, rank):
+    """An int or ``rank`` ints >= 1 as a tuple of ``rank`` Python ints."""
+    values = int_sequence(name, (value,) * rank if is_int(value) else value)
+    if len(values) != rank:
+        raise ValueError(f"{name} must be an int or a tuple of {rank} ints; "
+                         f"received {value!r}.")
+    return values
 
-    For each time step (SPEC §2), with ``*`` a convolution::
 
-        s_t = act(spatial_kernel * x_t + spatial_bias)        stride `strides`
-        g_t = rec_act(temporal_kernel * x_t + recurrent_kernel * c_{{t-1}}
-                      + temporal_bias)                        stride 1
-        h_t = s_t ⊙ maxpool3x3,stride(g_t),   c_t = g_t
-
-    The gate and the state live at the input resolution; with ``strides > 1``
-    the gate is max-pooled (3×3 window, same padding) to the output
-    resolution before the product.  The recurrent convolution always uses
-    ``"same"`` padding so the state keeps its shape.
-
-    Args:
-        rank: 1, 2 or 3.
-        filters: Positive int, number of output (and state) channels.
-        kernel_size: Int or tuple of ``rank`` ints.
-        strides: Int or tuple, stride of the spatial convolution (and of the
-            gate's max-pool).
-        padding: ``"same"`` or ``"valid"`` for the input convolutions.
+def _conv_args_doc(rank):
+    sizes = "Int" if rank == 1 else f"Int or tuple of {rank} ints"
+    return f"""
+        strides: {sizes}, stride of the spatial
+            convolution (and of the gate's max-pool).  Default 1.
+        padding: ``"same"`` (default) or ``"valid"``, padding of the two
+            input convolutions.
         data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
             ``keras.config.image_data_format()``.
-        dilation_rate: Int or tuple; dilation of the input convolutions (must
-            be 1 when ``strides > 1``).{_CELL_DOC_ARGS}
+        dilation_rate: {sizes}, dilation of the input
+            convolutions (must be 1 when ``strides > 1``)."""
 
-    Call arguments:
-        inputs: A ``rank + 2`` float tensor ``(batch, *spatial, channels)``
-            (channels first if so configured).
-        states: A list holding the previous gate map.
-        training: Python boolean; truncation is active only in training.
+
+class _ConvSCSCell(SCSCellBase):
+    """N-D convolutional SCS cell: the base of ``ConvSCS{1,2,3}DCell``.
+
+    Private: the public cells fix ``rank`` (so their configs need none).
     """
 
-    def __init__(
-        self,
-        rank,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="same",
-        data_format=None,
-        dilation_rate=1,
-        **kwargs,
-    ):
-        if rank not in (1, 2, 3):
-            raise ValueError(f"rank must be 1, 2 or 3; received {rank!r}.")
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
-            raise ValueError(
-                "Received an invalid value for argument `filters`, expected a "
-                f"positive integer, got {filters!r}."
-            )
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="same",
+                 data_format=None, dilation_rate=1, **kwargs):
         super().__init__(**kwargs)
-        self.rank = rank
-        self.filters = filters
-        self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
-        self.strides = standardize_tuple(strides, rank, "strides")
-        self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")
-        padding = str(padding).lower()
-        if padding not in ("same", "valid"):
-            raise ValueError(
-                f"padding must be 'same' or 'valid'; received {padding!r}."
-            )
-        self.padding = padding
-        self.data_format = standardize_data_format(data_format)
+        self.rank = one_of("rank", rank, (1, 2, 3))
+        self.filters = positive_int("filters", filters)
+        self.kernel_size = _conv_tuple("kernel_size", kernel_size, rank)
+        self.strides = _conv_tuple("strides", strides, rank)
+        self.dilation_rate = _conv_tuple("dilation_rate", dilation_rate, rank)
+        self.padding = one_of("padding", str(padding).lower(), ("same", "valid"))
+        self.data_format = one_of(
+            "data_format",
+            keras.config.image_data_format() if data_format is None
+            else str(data_format).lower(),
+            ("channels_last", "channels_first"),
+        )
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 "strides > 1 is incompatible with dilation_rate > 1; received "
                 f"strides={self.strides}, dilation_rate={self.dilation_rate}."
             )
         self.state_size = -1  # Conv states are tensors; see compute_state_shape.
+
+    @property
+    def sequence_ndim(self):
+        return self.rank + 3
+
+    @property
+    def sequence_layout(self):
+        if self.data_format == "channels_first":
+            return "(batch, time, channels, *spatial)"
+        return "(batch, time, *spatial, channels)"
 
     # -- shapes ----------------------------------------------------------
 
@@ -260,123 +259,495 @@ class ConvSCSCell(SCSCellBase):
         return {**super().get_config(), **config}
 
 
-def _make_cell_class(rank):
-    class _Cell(ConvSCSCell):
-        def __init__(self, filters, kernel_size, **kwargs):
-            super().__init__(rank, filters, kernel_size, **kwargs)
+@keras.saving.register_keras_serializable(package="scs_keras")
+class ConvSCS1DCell(_ConvSCSCell):
+    __doc__ = f"""Cell class of the 1D convolutional Semi-Coupled Structure layer.
 
-        def get_config(self):
-            config = super().get_config()
-            config.pop("rank", None)
-            return config
+    For each time step::
+{_EQUATIONS}
 
-    _Cell.__name__ = _Cell.__qualname__ = f"ConvSCS{rank}DCell"
-    _Cell.__doc__ = (
-        f"{rank}D convolutional SCS cell; see ``ConvSCSCell`` for the "
-        f"equations and arguments (``rank`` is fixed to {rank})."
-    )
-    return keras.saving.register_keras_serializable(package="scs_keras")(_Cell)
+    In training, stochastic truncation cuts the gradient from the temporal
+    (or, in ``"exclusive"`` mode, the spatial) stream into the layer below at
+    randomly drawn steps; forward values never change.  Prefer the fused
+    layer ``ConvSCS1D`` (faster, and usable in functional models:
+    ``keras.layers.RNN`` runs this cell on tensors but cannot describe its
+    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).
 
+    Args:
+        filters: Positive int, number of output (and state) channels.
+        kernel_size: Int, size of the three convolution
+            kernels.{_conv_args_doc(1)}{docstrings.CELL_ARGS}
+        **kwargs: Base ``Layer`` arguments (``name``, ``dtype``...).
 
-ConvSCS1DCell = _make_cell_class(1)
-ConvSCS2DCell = _make_cell_class(2)
-ConvSCS3DCell = _make_cell_class(3)
+    Call arguments:
+        inputs: A 3D float tensor, one time step (see Input shape).
+        states: A list holding the previous state (gate map).{docstrings.CELL_CALL_ARGS}
+
+    Input shape:
+        ``(batch, steps, channels)`` per step, or
+        ``(batch, channels, steps)`` with ``data_format="channels_first"``.
+
+    Output shape:
+        ``(h_t, [c_t])``: ``h_t`` has ``filters`` channels at the output
+        resolution (the input's divided by ``strides``); the state ``c_t``
+        has ``filters`` channels at the input resolution (both less the
+        kernel with ``padding="valid"``).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from scs_keras import ConvSCS1DCell
+    >>> cell = ConvSCS1DCell(8, 3, strides=2)
+    >>> keras.layers.RNN(cell, return_sequences=True)(np.zeros((2, 5, 16, 3), "float32")).shape
+    TensorShape([2, 5, 8, 8])
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="same",
+        data_format=None,
+        dilation_rate=1,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(1, **named_arguments(locals()), **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="scs_keras")
-class ConvSCS(SCSRNNBase):
-    """N-D convolutional SCS layer with a fused whole-sequence path.
+class ConvSCS2DCell(_ConvSCSCell):
+    __doc__ = f"""Cell class of the 2D convolutional Semi-Coupled Structure layer.
 
-    Input ``(batch, time, *spatial, channels)`` like ``keras.layers.ConvLSTM2D``.
-    Both input convolutions run once over all ``time × batch`` frames; the
-    loop holds only ``recurrent_kernel * c``.  Given the same weights the
-    result equals ``keras.layers.RNN``-style stepping of the cell.  Arguments
-    are those of ``ConvSCSCell`` plus ``return_sequences``, ``return_state``,
-    ``go_backwards``, ``stateful`` and ``zero_output_for_mask``.
+    For each time step::
+{_EQUATIONS}
+
+    In training, stochastic truncation cuts the gradient from the temporal
+    (or, in ``"exclusive"`` mode, the spatial) stream into the layer below at
+    randomly drawn steps; forward values never change.  Prefer the fused
+    layer ``ConvSCS2D`` (faster, and usable in functional models:
+    ``keras.layers.RNN`` runs this cell on tensors but cannot describe its
+    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).
+
+    Args:
+        filters: Positive int, number of output (and state) channels.
+        kernel_size: Int or tuple of 2 ints, size of the three convolution
+            kernels.{_conv_args_doc(2)}{docstrings.CELL_ARGS}
+        **kwargs: Base ``Layer`` arguments (``name``, ``dtype``...).
+
+    Call arguments:
+        inputs: A 4D float tensor, one time step (see Input shape).
+        states: A list holding the previous state (gate map).{docstrings.CELL_CALL_ARGS}
+
+    Input shape:
+        ``(batch, rows, cols, channels)`` per step, or
+        ``(batch, channels, rows, cols)`` with ``data_format="channels_first"``.
+
+    Output shape:
+        ``(h_t, [c_t])``: ``h_t`` has ``filters`` channels at the output
+        resolution (the input's divided by ``strides``); the state ``c_t``
+        has ``filters`` channels at the input resolution (both less the
+        kernel with ``padding="valid"``).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from scs_keras import ConvSCS2DCell
+    >>> cell = ConvSCS2DCell(8, 3, strides=2)
+    >>> keras.layers.RNN(cell, return_sequences=True)(np.zeros((2, 5, 16, 16, 3), "float32")).shape
+    TensorShape([2, 5, 8, 8, 8])
     """
 
-    def __init__(self, rank, filters, kernel_size, **kwargs):
-        super().__init__(
-            lambda **cell_kwargs: ConvSCSCell(
-                rank, filters, kernel_size, name="conv_scs_cell", **cell_kwargs
-            ),
-            ndim=rank + 3, layout="(batch, time, *spatial, channels)", **kwargs,
-        )
-        self.rank = rank
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="same",
+        data_format=None,
+        dilation_rate=1,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(2, **named_arguments(locals()), **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="scs_keras")
+class ConvSCS3DCell(_ConvSCSCell):
+    __doc__ = f"""Cell class of the 3D convolutional Semi-Coupled Structure layer.
+
+    For each time step::
+{_EQUATIONS}
+
+    In training, stochastic truncation cuts the gradient from the temporal
+    (or, in ``"exclusive"`` mode, the spatial) stream into the layer below at
+    randomly drawn steps; forward values never change.  Prefer the fused
+    layer ``ConvSCS3D`` (faster, and usable in functional models:
+    ``keras.layers.RNN`` runs this cell on tensors but cannot describe its
+    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).
+
+    Args:
+        filters: Positive int, number of output (and state) channels.
+        kernel_size: Int or tuple of 3 ints, size of the three convolution
+            kernels.{_conv_args_doc(3)}{docstrings.CELL_ARGS}
+        **kwargs: Base ``Layer`` arguments (``name``, ``dtype``...).
+
+    Call arguments:
+        inputs: A 5D float tensor, one time step (see Input shape).
+        states: A list holding the previous state (gate map).{docstrings.CELL_CALL_ARGS}
+
+    Input shape:
+        ``(batch, dim1, dim2, dim3, channels)`` per step, or
+        ``(batch, channels, dim1, dim2, dim3)`` with ``data_format="channels_first"``.
+
+    Output shape:
+        ``(h_t, [c_t])``: ``h_t`` has ``filters`` channels at the output
+        resolution (the input's divided by ``strides``); the state ``c_t``
+        has ``filters`` channels at the input resolution (both less the
+        kernel with ``padding="valid"``).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from scs_keras import ConvSCS3DCell
+    >>> cell = ConvSCS3DCell(8, 3, strides=2)
+    >>> keras.layers.RNN(cell, return_sequences=True)(np.zeros((1, 3, 8, 8, 8, 2), "float32")).shape
+    TensorShape([1, 3, 4, 4, 4, 8])
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="same",
+        data_format=None,
+        dilation_rate=1,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(3, **named_arguments(locals()), **kwargs)
+
+
+class _ConvSCS(SCSRNNBase):
+    """Base of the fused ``ConvSCS{1,2,3}D`` layers (private: each public
+    layer fixes its cell class, hence the rank)."""
+
+    cell_name = "conv_scs_cell"
 
     @property
     def filters(self):
         return self.cell.filters
 
-    def get_config(self):
-        config = super().get_config()
-        config.pop("rank", None)
-        return config
 
+@keras.saving.register_keras_serializable(package="scs_keras")
+class ConvSCS1D(_ConvSCS):
+    __doc__ = f"""1D convolutional Semi-Coupled Structure layer (fused).
 
-def _make_layer_class(rank):
-    class _Layer(ConvSCS):
-        def __init__(self, filters, kernel_size, **kwargs):
-            super().__init__(rank, filters, kernel_size, **kwargs)
+    Shaped like ``keras.layers.ConvLSTM1D``.  For each time step::
+{_EQUATIONS}
 
-    _Layer.__name__ = _Layer.__qualname__ = f"ConvSCS{rank}D"
-    return keras.saving.register_keras_serializable(package="scs_keras")(_Layer)
-
-
-ConvSCS1D = _make_layer_class(1)
-ConvSCS2D = _make_layer_class(2)
-ConvSCS3D = _make_layer_class(3)
-
-ConvSCS2D.__doc__ = """2D convolutional Semi-Coupled Structure layer (fused).
-
-    Shaped like ``keras.layers.ConvLSTM2D``: input
-    ``(batch, time, rows, cols, channels)`` (or channels first).  Per step
-    (SPEC §2)::
-
-        s_t = act(spatial_kernel * x_t + spatial_bias)          stride strides
-        g_t = rec_act(temporal_kernel * x_t + recurrent_kernel * c_{t-1}
-                      + temporal_bias)                          input resolution
-        h_t = s_t ⊙ maxpool3x3,strides(g_t),   c_t = g_t
-
-    Weights: ``spatial_kernel`` and ``temporal_kernel`` (kh, kw, in, filters),
-    ``recurrent_kernel`` (kh, kw, filters, filters), ``spatial_bias`` and
-    ``temporal_bias`` (filters,).
+    Both input convolutions run once over all ``time × batch`` frames; the
+    loop holds only ``recurrent_kernel * c``.  Given the same weights the
+    result equals ``keras.layers.RNN(ConvSCS1DCell(...))``.  Weights:
+    ``spatial_kernel`` and ``temporal_kernel`` ``(k, in_channels,
+    filters)``, ``recurrent_kernel`` ``(k, filters, filters)``,
+    ``spatial_bias`` and ``temporal_bias`` ``(filters,)``.
 
     Args:
-        filters: Positive int, number of output channels.
-        kernel_size: Int or pair of ints.
-        strides: Int or pair; the spatial convolution's stride.  The gate and
-            state stay at the input resolution and the gate is max-pooled.
-        padding: ``"same"`` (default) or ``"valid"``.
-        data_format: ``"channels_last"`` or ``"channels_first"``.
-        dilation_rate: Int or pair (1 when strided).
-        activation, recurrent_activation, use_bias, *_initializer,
-        *_regularizer, *_constraint: as for ``keras.layers.ConvLSTM2D``.
-        truncation_rate: Float in [0, 1], see ``SCSCell``.
-        truncation_mode: ``"temporal"``, ``"exclusive"`` or ``"none"``.
-        seed: Optional int for reproducible truncation draws.
-        return_sequences, return_state, go_backwards, stateful: as for
-            ``keras.layers.ConvLSTM2D``.
-        fused: ``False`` runs Keras' per-step loop over the same cell.
-        recompute_spatial: Recompute the spatial stream in the backward pass
-            instead of keeping it (less memory, a little more time; see
-            ``SCS``).
-        unroll: ``None`` (default), ``True`` or ``False``: whether the fused
-            path unrolls its time loop (see ``SCS``).
+        filters: Positive int, number of output (and state) channels.
+        kernel_size: Int, size of the three convolution
+            kernels.{_conv_args_doc(1)}{docstrings.CELL_ARGS}{docstrings.LAYER_ARGS}
 
-    Call arguments:
-        sequences: A 5D float tensor.
-        initial_state: Optional list with one state tensor.
-        mask: Optional boolean ``(batch, time)``.
-        training: Python boolean; truncation is active only in training.
+    Call arguments:{docstrings.layer_call_args(
+        "A 4D float tensor (see Input shape).")}
 
-    Use ``call_streams`` for the decoupled T¹/T² streams (SPEC §3).
+    Use ``call_streams`` to also get the decoupled spatial-only and
+    temporal-only streams of a decoupled stack (``DeepSCS(decoupled=True)``).
+
+    Input shape:
+        ``(batch, time, steps, channels)``, or
+        ``(batch, time, channels, steps)`` with
+        ``data_format="channels_first"``.
+
+    Output shape:
+        With ``return_sequences``
+        ``(batch, time, new_steps, filters)`` (channels last), else the
+        same without ``time``; the new sizes are the input's divided by
+        ``strides`` (less the kernel with ``padding="valid"``).  With
+        ``return_state`` a list ``[output, c_T]``; the state ``c_T`` has
+        ``filters`` channels at the input resolution (less the kernel with
+        ``padding="valid"``).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from scs_keras import ConvSCS1D
+    >>> layer = ConvSCS1D(8, 3, strides=2, return_sequences=True)
+    >>> x = np.random.rand(2, 5, 16, 3).astype("float32")
+    >>> layer(x).shape
+    TensorShape([2, 5, 8, 8])
+    >>> layer(x, stream="spatial").shape
+    TensorShape([2, 5, 8, 8])
+    """
+
+    cell_class = ConvSCS1DCell
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="same",
+        data_format=None,
+        dilation_rate=1,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        seed=None,
+        activity_regularizer=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        zero_output_for_mask=False,
+        unroll=None,
+        fused=True,
+        recompute_spatial=False,
+        **kwargs,
+    ):
+        super().__init__(named_arguments(locals()), **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="scs_keras")
+class ConvSCS2D(_ConvSCS):
+    __doc__ = f"""2D convolutional Semi-Coupled Structure layer (fused).
+
+    Shaped like ``keras.layers.ConvLSTM2D``.  For each time step::
+{_EQUATIONS}
+
+    Both input convolutions run once over all ``time × batch`` frames; the
+    loop holds only ``recurrent_kernel * c``.  Given the same weights the
+    result equals ``keras.layers.RNN(ConvSCS2DCell(...))``.  Weights:
+    ``spatial_kernel`` and ``temporal_kernel`` ``(kh, kw, in_channels,
+    filters)``, ``recurrent_kernel`` ``(kh, kw, filters, filters)``,
+    ``spatial_bias`` and ``temporal_bias`` ``(filters,)``.
+
+    Args:
+        filters: Positive int, number of output (and state) channels.
+        kernel_size: Int or tuple of 2 ints, size of the three convolution
+            kernels.{_conv_args_doc(2)}{docstrings.CELL_ARGS}{docstrings.LAYER_ARGS}
+
+    Call arguments:{docstrings.layer_call_args(
+        "A 5D float tensor (see Input shape).")}
+
+    Use ``call_streams`` to also get the decoupled spatial-only and
+    temporal-only streams of a decoupled stack (``DeepSCS(decoupled=True)``).
+
+    Input shape:
+        ``(batch, time, rows, cols, channels)``, or
+        ``(batch, time, channels, rows, cols)`` with
+        ``data_format="channels_first"``.
+
+    Output shape:
+        With ``return_sequences``
+        ``(batch, time, new_rows, new_cols, filters)`` (channels last), else the
+        same without ``time``; the new sizes are the input's divided by
+        ``strides`` (less the kernel with ``padding="valid"``).  With
+        ``return_state`` a list ``[output, c_T]``; the state ``c_T`` has
+        ``filters`` channels at the input resolution (less the kernel with
+        ``padding="valid"``).
 
     Example:
 
     >>> import numpy as np
     >>> from scs_keras import ConvSCS2D
+    >>> layer = ConvSCS2D(8, 3, strides=2, return_sequences=True)
     >>> x = np.random.rand(2, 5, 16, 16, 3).astype("float32")
-    >>> ConvSCS2D(8, 3, strides=2, return_sequences=True)(x).shape
+    >>> layer(x).shape
+    TensorShape([2, 5, 8, 8, 8])
+    >>> layer(x, stream="spatial").shape
     TensorShape([2, 5, 8, 8, 8])
     """
+
+    cell_class = ConvSCS2DCell
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="same",
+        data_format=None,
+        dilation_rate=1,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        seed=None,
+        activity_regularizer=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        zero_output_for_mask=False,
+        unroll=None,
+        fused=True,
+        recompute_spatial=False,
+        **kwargs,
+    ):
+        super().__init__(named_arguments(locals()), **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="scs_keras")
+class ConvSCS3D(_ConvSCS):
+    __doc__ = f"""3D convolutional Semi-Coupled Structure layer (fused).
+
+    Shaped like ``keras.layers.ConvLSTM3D``.  For each time step::
+{_EQUATIONS}
+
+    Both input convolutions run once over all ``time × batch`` frames; the
+    loop holds only ``recurrent_kernel * c``.  Given the same weights the
+    result equals ``keras.layers.RNN(ConvSCS3DCell(...))``.  Weights:
+    ``spatial_kernel`` and ``temporal_kernel`` ``(k1, k2, k3, in_channels,
+    filters)``, ``recurrent_kernel`` ``(k1, k2, k3, filters, filters)``,
+    ``spatial_bias`` and ``temporal_bias`` ``(filters,)``.
+
+    Args:
+        filters: Positive int, number of output (and state) channels.
+        kernel_size: Int or tuple of 3 ints, size of the three convolution
+            kernels.{_conv_args_doc(3)}{docstrings.CELL_ARGS}{docstrings.LAYER_ARGS}
+
+    Call arguments:{docstrings.layer_call_args(
+        "A 6D float tensor (see Input shape).")}
+
+    Use ``call_streams`` to also get the decoupled spatial-only and
+    temporal-only streams of a decoupled stack (``DeepSCS(decoupled=True)``).
+
+    Input shape:
+        ``(batch, time, dim1, dim2, dim3, channels)``, or
+        ``(batch, time, channels, dim1, dim2, dim3)`` with
+        ``data_format="channels_first"``.
+
+    Output shape:
+        With ``return_sequences``
+        ``(batch, time, new_dim1, new_dim2, new_dim3, filters)`` (channels last), else the
+        same without ``time``; the new sizes are the input's divided by
+        ``strides`` (less the kernel with ``padding="valid"``).  With
+        ``return_state`` a list ``[output, c_T]``; the state ``c_T`` has
+        ``filters`` channels at the input resolution (less the kernel with
+        ``padding="valid"``).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from scs_keras import ConvSCS3D
+    >>> layer = ConvSCS3D(8, 3, strides=2, return_sequences=True)
+    >>> x = np.random.rand(1, 3, 8, 8, 8, 2).astype("float32")
+    >>> layer(x).shape
+    TensorShape([1, 3, 4, 4, 4, 8])
+    >>> layer(x, stream="spatial").shape
+    TensorShape([1, 3, 4, 4, 4, 8])
+    """
+
+    cell_class = ConvSCS3DCell
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="same",
+        data_format=None,
+        dilation_rate=1,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        seed=None,
+        activity_regularizer=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        zero_output_for_mask=False,
+        unroll=None,
+        fused=True,
+        recompute_spatial=False,
+        **kwargs,
+    ):
+        super().__init__(named_arguments(locals()), **kwargs)

@@ -1,25 +1,20 @@
-"""Deep residual SCS stacks (SPEC §6)."""
+"""Deep residual SCS stacks."""
 
 import keras
 import tensorflow as tf
 
 from scs_keras.layers.conv_scs import ConvSCS1D, ConvSCS2D, ConvSCS3D
+from scs_keras.layers.frames import per_frame
 from scs_keras.layers.recurrence import swap_batch_time
 from scs_keras.layers.scs import SCS
 from scs_keras.layers.truncation import validate_truncation
+from scs_keras.utils.validation import check_int, int_sequence, is_int, one_of
 
 _SCS_LAYERS = {"dense": SCS, "conv1d": ConvSCS1D, "conv2d": ConvSCS2D,
                "conv3d": ConvSCS3D}
 _PROJECTIONS = {"conv1d": keras.layers.Conv1D, "conv2d": keras.layers.Conv2D,
                 "conv3d": keras.layers.Conv3D}
 STREAMS = ("output", "spatial", "temporal")
-
-
-def _prod(values):
-    out = 1
-    for v in values:
-        out *= v
-    return out
 
 
 def _last_valid_step(x, mask):
@@ -40,7 +35,7 @@ def _last_valid_step(x, mask):
 
 @keras.saving.register_keras_serializable(package="scs_keras")
 class DeepSCS(keras.layers.Layer):
-    """A deep residual stack of fused SCS layers (SPEC §6).
+    """A deep residual stack of fused SCS layers.
 
     Layers are grouped in pairs; each pair gets a residual shortcut: the
     identity when shape is unchanged, else a 1×1 convolution (or a dense
@@ -48,41 +43,58 @@ class DeepSCS(keras.layers.Layer):
     ``batch_norm=True``) and ReLU.  The shortcut's normalisation follows
     ``batch_norm`` because with short training budgets a batch norm's moving
     statistics lag far behind (Keras' momentum 0.99), which made
-    un-normalised tanh stacks collapse at inference in our runs.  With an odd number of layers the last one has no shortcut.
-    Truncation (SPEC §4) is drawn independently in every layer.
+    un-normalised tanh stacks collapse at inference in our runs.  With an
+    odd number of layers the last one has no shortcut.  Stochastic
+    truncation is drawn independently in every layer.
 
     Args:
-        filters: List of positive ints, the width of each SCS layer (units for
-            ``layer_type="dense"``).  15–17 layers are the paper's depths.
+        filters: Sequence of positive ints (NumPy ints too), the width of
+            each SCS layer (units for ``layer_type="dense"``).  15–17 layers
+            are the paper's depths.
         strides: Int or list of ints (one per layer), the stride of each
             layer's spatial convolution.  Default 1.  Must be 1 for dense.
-        kernel_size: Int, kernel size of every conv layer.  Default 3.
+        kernel_size: Int (or a tuple of ints, one per spatial axis), kernel
+            size of every conv layer.  Default 3.
         layer_type: ``"conv2d"`` (default), ``"conv1d"``, ``"conv3d"`` or
             ``"dense"``.
-        activation: Spatial-stream activation: ``"tanh"`` (default, SPEC §2)
-            or ``"relu"`` (the paper's action network; combine it with
+        activation: Spatial-stream activation: ``"tanh"`` (default) or
+            ``"relu"`` (the paper's action network; combine it with
             ``batch_norm=True``).
         batch_norm: Whether to apply batch normalisation after each SCS layer.
         residual: Whether to add the shortcuts.  Default ``True``.
         truncation_rate: Float in [0, 1] for every layer (an ``SCSModel``
             schedule overrides it in training).
         truncation_mode: ``"temporal"``, ``"exclusive"`` or ``"none"``.
-        decoupled: If ``True`` the layer also runs the T¹ (spatial-only) and
-            T² (temporal-only) streams through the whole stack (SPEC §3) and
-            returns a dict ``{"output", "spatial", "temporal"}``.  It then
-            also accepts such a dict as input, to chain stacks.  Each stream
-            gets its own batch-norm statistics; weights are shared.
+        decoupled: If ``True`` the layer also runs the spatial-only stream
+            (every layer's ``act(W_s * x + b_s)``: a per-frame CNN with the
+            stack's spatial weights) and the temporal-only stream (every
+            layer's gate recurrence, without the spatial factor) through the
+            whole stack and returns a dict ``{"output", "spatial",
+            "temporal"}``.  It then also accepts such a dict as input, to
+            chain stacks.  Each stream gets its own batch-norm statistics;
+            weights are shared.
         return_sequences: Whether to return whole sequences (default) or the
             last step.
         seed: Optional int; layer ``i`` draws truncations with ``seed + i``.
-        **kwargs: Extra arguments for every SCS layer (initializers,
-            regularizers, ``padding``...).
+        layer_kwargs: Optional dict of extra arguments for every SCS layer
+            (initializers, regularizers, ``padding``, ``unroll``...).
+        **kwargs: Base ``Layer`` arguments (``name``, ``dtype``...).
 
     Call arguments:
         inputs: ``(batch, time, *spatial, channels)`` (or ``(batch, time,
             features)`` for dense), floating point.
         mask: Optional boolean ``(batch, time)`` (not with ``decoupled``).
         training: Python boolean: truncation and batch-norm updates.
+
+    Input shape:
+        ``(batch, time, *spatial, channels)`` (``(batch, time, features)``
+        for dense), or with ``decoupled`` a dict of three such streams.
+
+    Output shape:
+        ``(batch, time, *new_spatial, filters[-1])`` with
+        ``return_sequences`` (the spatial sizes divided by the product of
+        the strides), else the same without ``time``; with ``decoupled`` a
+        dict of three such tensors.
 
     Example:
 
@@ -111,34 +123,15 @@ class DeepSCS(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if layer_type not in _SCS_LAYERS:
-            raise ValueError(
-                f"Invalid layer_type {layer_type!r}: expected one of "
-                f"{sorted(_SCS_LAYERS)}."
-            )
-        filters = list(filters) if isinstance(filters, (list, tuple)) else None
-        if not filters or any(
-            isinstance(f, bool) or not isinstance(f, int) or f <= 0
-            for f in filters
-        ):
-            raise ValueError(
-                "filters must be a non-empty list of positive ints; received "
-                f"{filters!r}."
-            )
-        if isinstance(strides, int):
-            strides = [strides] * len(filters)
-        strides = list(strides)
-        if len(strides) != len(filters) or any(
-            not isinstance(s, int) or s < 1 for s in strides
-        ):
-            raise ValueError(
-                "strides must be a positive int or a list of positive ints of "
-                f"the same length as filters ({len(filters)}); received "
-                f"{strides!r}."
-            )
+        layer_type = one_of("layer_type", layer_type, tuple(_SCS_LAYERS))
+        filters = list(int_sequence("filters", filters))
+        strides = list(int_sequence("strides", strides, length=len(filters),
+                                    allow_scalar=True))
         if layer_type == "dense" and max(strides) > 1:
-            raise ValueError("strides must be 1 for layer_type='dense'.")
-        validate_truncation(truncation_rate, truncation_mode)
+            raise ValueError(f"strides must be 1 for layer_type='dense'; received {strides}.")
+        kernel_size = (check_int("kernel_size", kernel_size, minimum=1)
+                       if is_int(kernel_size) else list(int_sequence("kernel_size", kernel_size)))
+        truncation_rate, truncation_mode = validate_truncation(truncation_rate, truncation_mode)
         self.filters = filters
         self.strides = strides
         self.kernel_size = kernel_size
@@ -146,11 +139,11 @@ class DeepSCS(keras.layers.Layer):
         self.activation = activation
         self.batch_norm = bool(batch_norm)
         self.residual = bool(residual)
-        self.truncation_rate = float(truncation_rate)
+        self.truncation_rate = truncation_rate
         self.truncation_mode = truncation_mode
         self.decoupled = bool(decoupled)
         self.return_sequences = bool(return_sequences)
-        self.seed = seed
+        self.seed = None if seed is None else check_int("seed", seed)
         self.layer_kwargs = dict(layer_kwargs or {})
         self.supports_masking = not self.decoupled
 
@@ -172,7 +165,7 @@ class DeepSCS(keras.layers.Layer):
                     activation=activation,
                     truncation_rate=truncation_rate,
                     truncation_mode=truncation_mode,
-                    seed=None if seed is None else seed + i,
+                    seed=None if self.seed is None else self.seed + i,
                     return_sequences=True,
                     name=f"scs_{i}",
                     **args,
@@ -238,10 +231,7 @@ class DeepSCS(keras.layers.Layer):
         key = str(index)
         if key not in self.shortcuts:
             return x
-        shape = tf.shape(x)
-        frames = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
-        y = self.shortcuts[key](frames)
-        y = tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
+        y = per_frame(self.shortcuts[key], x)
         if key in self.shortcut_norms:
             y = self.shortcut_norms[key][stream](y, training=training)
         return tf.nn.relu(y)

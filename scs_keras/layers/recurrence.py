@@ -27,6 +27,8 @@ layers fall back to plain ``tf.scan``.
 import keras
 import tensorflow as tf
 
+from scs_keras.layers.frames import per_frame
+
 # Vector-Jacobian products of activations written from their outputs
 # ``y = f(x)``: ``dy -> dy * f'(x)``.  TensorFlow's fused gradient ops do it
 # in one pass over memory instead of three elementwise ops.
@@ -65,14 +67,6 @@ def swap_batch_time(x):
 def _merge_leading(x):
     shape = tf.shape(x)
     return tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
-
-
-def per_frame(fn, x):
-    """Applies a per-frame op to all frames of ``(B, T, ...)`` or
-    ``(T, B, ...)`` in one call (the two leading axes are merged)."""
-    shape = tf.shape(x)
-    y = fn(_merge_leading(x))
-    return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
 
 
 # Layers with ``unroll=None`` unroll sequences of at most this many (static)
@@ -237,9 +231,6 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
     keep_spatial = not recompute_spatial and act_gradient is not None
     kernel = cell._weight(tf.convert_to_tensor(cell.recurrent_kernel), x_gate)
 
-    def spatial(x):
-        return cell.activation(per_frame(cell.spatial_projection, x))
-
     def gated(s, g):
         return s * per_frame(cell.pool_gate, g)
 
@@ -262,7 +253,7 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
         # Nothing in the forward pass works on chunks of g.
         _, (g,) = time_loop(forward, chunks, steps, c0, x_gate.dtype,
                             by_chunk=False)
-        s = spatial(x_spatial)
+        s = cell.spatial_stream(x_spatial)
         h = gated(s, g)
         # What the backward pass holds on to: x (the projections' weight
         # gradients need it anyway), g, and s unless it is recomputed.
@@ -281,7 +272,7 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
             # Output h = s ⊙ pool(g): split dh between the two streams.
             with tf.GradientTape(persistent=True) as tape:
                 tape.watch([x_spatial, g])
-                s_live = spatial(x_spatial) if s is None else None
+                s_live = cell.spatial_stream(x_spatial) if s is None else None
                 gate = per_frame(cell.pool_gate, g)
             s_value = s_live if s is None else s
             dgate = dh * s_value

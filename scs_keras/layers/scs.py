@@ -1,44 +1,25 @@
-"""The dense SCS cell and its fused layer (SPEC §2, §4)."""
+"""The dense SCS cell and its fused layer."""
 
 import keras
 import tensorflow as tf
 
-from scs_keras.layers.base import SCSCellBase, SCSRNNBase
+from scs_keras.layers import docstrings
+from scs_keras.layers.base import SCSCellBase, SCSRNNBase, named_arguments
+from scs_keras.utils.validation import positive_int
 
-_CELL_DOC_ARGS = """
-        activation: Activation of the spatial stream (``act``). Default
-            ``"tanh"``; the paper's action network uses ``"relu"``.
-        recurrent_activation: Activation of the temporal gate (``rec_act``).
-            Default ``"sigmoid"``.
-        use_bias: Whether to use ``spatial_bias`` and ``temporal_bias``.
-        kernel_initializer: Initializer of ``spatial_kernel`` and
-            ``temporal_kernel``.
-        recurrent_initializer: Initializer of ``recurrent_kernel``.
-        bias_initializer: Initializer of both biases.
-        kernel_regularizer, recurrent_regularizer, bias_regularizer:
-            Optional regularizers of the corresponding weights.
-        kernel_constraint, recurrent_constraint, bias_constraint:
-            Optional constraints of the corresponding weights.
-        truncation_rate: Float in ``[0, 1]``: the probability ``p`` (mode
-            ``"temporal"``) or ``q`` (mode ``"exclusive"``) of SPEC §4.
-            ``SCSModel`` with an ``STSGD``/``ASTSGD`` schedule overrides it
-            during training.
-        truncation_mode: ``"temporal"`` (cut the temporal stream's input
-            path with probability ``p``), ``"exclusive"`` (cut one of the two
-            input paths, SPEC §4 table) or ``"none"``.
-        seed: Optional int making the truncation draws reproducible."""
+_EQUATIONS = """
+        s_t = act(x_t @ spatial_kernel + spatial_bias)            spatial
+        g_t = rec_act(x_t @ temporal_kernel + c_{t-1} @ recurrent_kernel
+                      + temporal_bias)                            temporal gate
+        h_t = s_t * g_t,  c_t = g_t"""
 
 
 @keras.saving.register_keras_serializable(package="scs_keras")
 class SCSCell(SCSCellBase):
     __doc__ = f"""Cell class of the Semi-Coupled Structure layer (dense).
 
-    For each time step (SPEC §2)::
-
-        s_t = act(x_t @ spatial_kernel + spatial_bias)            spatial
-        g_t = rec_act(x_t @ temporal_kernel + c_{{t-1}} @ recurrent_kernel
-                      + temporal_bias)                            temporal gate
-        h_t = s_t * g_t,  c_t = g_t
+    For each time step::
+{_EQUATIONS}
 
     In training, stochastic truncation cuts the gradient from the temporal
     (or, in ``"exclusive"`` mode, the spatial) stream into the layer below at
@@ -46,12 +27,18 @@ class SCSCell(SCSCellBase):
     ``keras.layers.RNN``; for speed prefer the fused layer ``SCS``.
 
     Args:
-        units: Positive int, dimensionality of the output and of the state.{_CELL_DOC_ARGS}
+        units: Positive int, dimensionality of the output and of the state.{docstrings.CELL_ARGS}
+        **kwargs: Base ``Layer`` arguments (``name``, ``dtype``...).
 
     Call arguments:
-        inputs: A 2D tensor ``(batch, features)``, floating point.
-        states: A list holding the previous gate map ``(batch, units)``.
-        training: Python boolean; truncation is active only in training.
+        inputs: A 2D float tensor ``(batch, features)``, one time step.
+        states: A list holding the previous state (gate) ``(batch, units)``.{docstrings.CELL_CALL_ARGS}
+
+    Input shape:
+        ``(batch, features)`` per step.
+
+    Output shape:
+        ``(h_t, [c_t])``, both ``(batch, units)``.
 
     Example:
 
@@ -62,13 +49,32 @@ class SCSCell(SCSCellBase):
     TensorShape([2, 5, 8])
     """
 
-    def __init__(self, units, **kwargs):
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(
-                f"Received an invalid value for argument `units`, expected a "
-                f"positive integer, got {units!r}."
-            )
-        super().__init__(**kwargs)
+    sequence_ndim = 3
+    sequence_layout = "(batch, time, features)"
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        seed=None,
+        **kwargs,
+    ):
+        arguments = named_arguments(locals())
+        units = positive_int("units", arguments.pop("units"))
+        super().__init__(**arguments, **kwargs)
         self.units = units
         self.state_size = units
         self.output_size = units
@@ -127,43 +133,32 @@ class SCSCell(SCSCellBase):
 class SCS(SCSRNNBase):
     __doc__ = f"""Semi-Coupled Structure layer with a fused whole-sequence path.
 
-    Computes the same function as ``keras.layers.RNN(SCSCell(units, ...))``
+    Computes the same function as ``keras.layers.RNN(SCSCell(units, ...))``,
+    for each time step::
+{_EQUATIONS}
+
     but runs both input projections as single matrix products over all time
     steps, leaving only ``c_{{t-1}} @ recurrent_kernel`` in the loop.
+    Weights: ``spatial_kernel`` and ``temporal_kernel`` ``(features, units)``,
+    ``recurrent_kernel`` ``(units, units)``, ``spatial_bias`` and
+    ``temporal_bias`` ``(units,)``.
 
     Args:
-        units: Positive int, dimensionality of the output and of the state.{_CELL_DOC_ARGS}
-        return_sequences: Whether to return the whole output sequence
-            ``(batch, time, units)`` or only the last output.
-        return_state: Whether to also return the last state ``c_T``.
-        go_backwards: Whether to process the sequence backwards (and return
-            the reversed sequence), as ``keras.layers.LSTM``.
-        stateful: Whether the last state of each batch is the initial state
-            of the next one (needs a fixed batch size).
-        zero_output_for_mask: Whether masked steps output zeros (else they
-            repeat the last valid output).  ``Bidirectional`` sets it.
-        fused: ``True`` (default) runs the fused whole-sequence path;
-            ``False`` runs ``keras.layers.RNN``'s per-step loop over the same
-            cell (a reference, and what the benchmarks compare against).
-        recompute_spatial: If ``True`` the fused path recomputes the spatial
-            stream in the backward pass instead of keeping it: one
-            projection more per training step, one full-size tensor less
-            per layer held for the backward pass.
-        unroll: ``None`` (default) unrolls the fused path's time loop for
-            sequences of static length up to 128 steps, in 4 chunks whose
-            batched work overlaps the loop (64x100x256 benchmark: about 15%
-            faster than a ``tf.while_loop``); longer or dynamic-length
-            sequences use a while loop.  ``True`` unrolls every static
-            length, ``False`` never unrolls.  With ``fused=False`` it is
-            ``keras.layers.RNN``'s ``unroll``.
+        units: Positive int, dimensionality of the output and of the state.{docstrings.CELL_ARGS}{docstrings.LAYER_ARGS}
 
-    Call arguments:
-        sequences: A 3D float tensor ``(batch, time, features)``.
-        initial_state: Optional list with one tensor ``(batch, units)``.
-        mask: Optional boolean ``(batch, time)``; masked steps keep the state.
-        training: Python boolean; truncation is active only in training.
+    Call arguments:{docstrings.layer_call_args(
+        "A 3D float tensor ``(batch, time, features)``.")}
 
-    Use ``call_streams`` to also get the decoupled T¹/T² streams (SPEC §3).
+    Use ``call_streams`` to also get the decoupled spatial-only and
+    temporal-only streams of a decoupled stack (``DeepSCS(decoupled=True)``).
+
+    Input shape:
+        ``(batch, time, features)``.
+
+    Output shape:
+        ``(batch, time, units)`` with ``return_sequences``, else
+        ``(batch, units)``; with ``return_state`` a list
+        ``[output, c_T]``, ``c_T`` of shape ``(batch, units)``.
 
     Example:
 
@@ -172,13 +167,43 @@ class SCS(SCSRNNBase):
     >>> x = np.random.rand(4, 10, 6).astype("float32")
     >>> SCS(16, return_sequences=True)(x).shape
     TensorShape([4, 10, 16])
+    >>> SCS(16, return_sequences=True)(x, stream="spatial").shape
+    TensorShape([4, 10, 16])
     """
 
-    def __init__(self, units, **kwargs):
-        super().__init__(
-            lambda **cell_kwargs: SCSCell(units, name="scs_cell", **cell_kwargs),
-            ndim=3, layout="(batch, time, features)", **kwargs,
-        )
+    cell_class = SCSCell
+    cell_name = "scs_cell"
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        truncation_rate=0.5,
+        truncation_mode="temporal",
+        seed=None,
+        activity_regularizer=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        zero_output_for_mask=False,
+        unroll=None,
+        fused=True,
+        recompute_spatial=False,
+        **kwargs,
+    ):
+        super().__init__(named_arguments(locals()), **kwargs)
 
     @property
     def units(self):

@@ -1,4 +1,4 @@
-"""Stochastic truncation of back-propagation (SPEC §4).
+"""Stochastic truncation of back-propagation.
 
 Truncation never changes forward values: it only cuts the gradient path from a
 stream of an SCS layer *into the layer below*.  We implement a cut as an
@@ -15,38 +15,29 @@ reference implementation does.
 import keras
 import tensorflow as tf
 
+from scs_keras.utils import validation
+
 TRUNCATION_MODES = ("temporal", "exclusive", "none")
 
 
-def validate_truncation(rate, mode):
+def validate_truncation(truncation_rate, truncation_mode):
     """Checks a truncation rate and mode, returning them normalised.
 
     Args:
-        rate: Float in ``[0, 1]``, the probability that drives the cuts.
-        mode: One of ``"temporal"``, ``"exclusive"`` or ``"none"``.
+        truncation_rate: Float in ``[0, 1]``, the probability that drives the
+            cuts.
+        truncation_mode: One of ``"temporal"``, ``"exclusive"`` or ``"none"``.
 
     Returns:
-        ``(float(rate), mode)``.
+        ``(float(truncation_rate), truncation_mode)``.
 
     Raises:
-        ValueError: naming ``truncation_rate`` or ``truncation_mode``.
+        TypeError: ``truncation_rate`` is not a number.
+        ValueError: ``truncation_rate`` is outside ``[0, 1]`` or
+            ``truncation_mode`` unknown (the message names the argument).
     """
-    if mode not in TRUNCATION_MODES:
-        raise ValueError(
-            f"Invalid truncation_mode {mode!r}: expected one of "
-            f"{TRUNCATION_MODES}."
-        )
-    try:
-        rate = float(rate)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"truncation_rate must be a float in [0, 1]; received {rate!r}."
-        ) from None
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(
-            f"truncation_rate must be in [0, 1]; received {rate}."
-        )
-    return rate, mode
+    return (validation.rate("truncation_rate", truncation_rate),
+            validation.one_of("truncation_mode", truncation_mode, TRUNCATION_MODES))
 
 
 @tf.custom_gradient
@@ -72,7 +63,7 @@ def mask_gradient(x, keep):
     return _mask_gradient(x, keep)
 
 
-def keep_factors(rate, mode, num_steps, seed_generator):
+def keep_factors(rate, mode, num_steps, seed_generator, dtype="float32"):
     """Draws which input paths keep their gradient at each time step.
 
     Args:
@@ -82,26 +73,33 @@ def keep_factors(rate, mode, num_steps, seed_generator):
         num_steps: Number of time steps (int or scalar tensor).
         seed_generator: A ``keras.random.SeedGenerator`` (stateful: successive
             calls give fresh draws; seeded generators are reproducible).
+        dtype: dtype of the returned factors (the layer input's dtype).
 
     Returns:
-        ``(temporal_keep, spatial_keep)``: float32 vectors of length
-        ``num_steps`` with 1 where the path into the layer below is kept and 0
-        where it is cut, or ``None`` for a path that is never cut.
+        ``(temporal_keep, spatial_keep)``: vectors of length ``num_steps``
+        with 1 where the path into the layer below is kept and 0 where it is
+        cut, or ``None`` for a path that is never cut.
 
     In ``"exclusive"`` mode the temporal path is cut with probability ``q`` and,
     independently, the spatial path with probability ``1 - q``; when both are
     drawn one is restored (the temporal path if ``q < 0.5``, else the spatial
-    path), giving the per-step probabilities of the SPEC §4 table.
+    path).  Per step this cuts only the temporal path with probability ``q``
+    and only the spatial one with ``(1 - q)^2`` when ``q >= 0.5``, and
+    ``q^2`` and ``1 - q`` when ``q < 0.5``; at most one path is ever cut.
     """
     if mode == "none":
         return None, None
+    # The uniform draws and the rate are compared in float32 whatever the
+    # layer's dtype (the rate variable of a schedule is float32, and a
+    # probability needs no more precision); only the 0/1 result takes the
+    # input's dtype.
     rate = tf.cast(rate, tf.float32)
     shape = tf.reshape(tf.cast(num_steps, tf.int32), [1])
-    u_temporal = keras.random.uniform(shape, seed=seed_generator)
+    u_temporal = keras.random.uniform(shape, dtype="float32", seed=seed_generator)
     cut_temporal = u_temporal < rate
     if mode == "temporal":
-        return 1.0 - tf.cast(cut_temporal, tf.float32), None
-    u_spatial = keras.random.uniform(shape, seed=seed_generator)
+        return _keep(cut_temporal, dtype), None
+    u_spatial = keras.random.uniform(shape, dtype="float32", seed=seed_generator)
     cut_spatial = u_spatial < 1.0 - rate
     both = tf.logical_and(cut_temporal, cut_spatial)
     restore_temporal = rate < 0.5
@@ -112,10 +110,12 @@ def keep_factors(rate, mode, num_steps, seed_generator):
         cut_spatial,
         tf.logical_not(tf.logical_and(both, tf.logical_not(restore_temporal))),
     )
-    return (
-        1.0 - tf.cast(cut_temporal, tf.float32),
-        1.0 - tf.cast(cut_spatial, tf.float32),
-    )
+    return _keep(cut_temporal, dtype), _keep(cut_spatial, dtype)
+
+
+def _keep(cut, dtype):
+    """0 where ``cut``, else 1."""
+    return 1.0 - tf.cast(cut, dtype)
 
 
 class RateSource:

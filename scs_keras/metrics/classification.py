@@ -1,4 +1,4 @@
-"""Classification metrics for action recognition (SPEC §8a): top-k accuracy and mAP.
+"""Classification metrics for action recognition: top-k accuracy and mAP.
 
 * :class:`TopKAccuracy` - top-1 / top-5 accuracy from integer labels.  A thin
   subclass of ``keras.metrics.SparseTopKCategoricalAccuracy`` (so it inherits
@@ -28,6 +28,8 @@ from typing import Optional
 import keras
 import numpy as np
 import tensorflow as tf
+
+from scs_keras.utils.validation import check_int, one_of, positive_int
 
 __all__ = [
     "TopKAccuracy",
@@ -59,9 +61,8 @@ class TopKAccuracy(keras.metrics.SparseTopKCategoricalAccuracy):
     """
 
     def __init__(self, k: int = 5, name: Optional[str] = None, dtype=None, **kwargs):
-        if int(k) < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        super().__init__(k=int(k), name=name or f"top{int(k)}_accuracy", dtype=dtype, **kwargs)
+        k = positive_int("k", k)
+        super().__init__(k=k, name=name or f"top{k}_accuracy", dtype=dtype, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="scs_keras")
@@ -97,13 +98,11 @@ class MeanAveragePrecision(keras.metrics.Metric):
 
     def __init__(self, num_classes: int, max_samples: int = 32768, from_logits: bool = False,
                  name: str = "mAP", dtype=None):
+        num_classes = positive_int("num_classes", num_classes)
+        max_samples = positive_int("max_samples", max_samples)
         super().__init__(name=name, dtype=dtype)
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        if int(max_samples) < 1:
-            raise ValueError(f"max_samples must be >= 1, got {max_samples}")
-        self.num_classes = int(num_classes)
-        self.max_samples = int(max_samples)
+        self.num_classes = num_classes
+        self.max_samples = max_samples
         self.from_logits = bool(from_logits)
         self.scores = self.add_variable(shape=(self.max_samples, self.num_classes),
                                         initializer="zeros", dtype="float32", name="scores")
@@ -203,7 +202,7 @@ def _ap_per_class(scores, labels, num_classes):
 
 
 def clip_log_scores(frame_outputs, training: bool = False, inputs: str = "logits", axis: int = 1):
-    """Clip score from per-frame classifier outputs (SPEC §8a).
+    """Clip score from per-frame classifier outputs.
 
     The score is the mean over frames of the per-frame log-probabilities: all
     frames at test, the second half ``T // 2 .. T - 1`` in training (early
@@ -227,6 +226,7 @@ def clip_log_scores(frame_outputs, training: bool = False, inputs: str = "logits
         >>> np.round(np.asarray(clip_log_scores(x, inputs="log_probs"), np.float64), 3).tolist()
         [[-0.301, -1.766]]
     """
+    inputs = one_of("inputs", inputs, ("logits", "probs", "log_probs"))
     x = keras.ops.convert_to_tensor(frame_outputs)
     x = keras.ops.cast(x, "float32") if not str(x.dtype).startswith("float") else x
     if inputs == "logits":
@@ -234,12 +234,10 @@ def clip_log_scores(frame_outputs, training: bool = False, inputs: str = "logits
     elif inputs == "probs":
         # The floor keeps log(0) finite for saturated softmax outputs.
         logp = keras.ops.log(keras.ops.maximum(x, 1e-12))
-    elif inputs == "log_probs":
-        logp = x
     else:
-        raise ValueError(f"inputs must be 'logits', 'probs' or 'log_probs', got {inputs!r}")
+        logp = x
     rank = len(logp.shape)
-    ax = axis % rank
+    ax = check_int("axis", axis, minimum=-rank, maximum=rank - 1) % rank
     if ax == rank - 1:
         raise ValueError("the time axis cannot be the class axis (last)")
     if training:
@@ -303,7 +301,8 @@ def mean_average_precision(labels, scores, num_classes: Optional[int] = None) ->
     scores = np.asarray(scores, np.float64)
     if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
         raise ValueError(f"scores must be (N, C) with N = len(labels); got {scores.shape}, N={len(labels)}")
-    c = scores.shape[1] if num_classes is None else int(num_classes)
+    c = (scores.shape[1] if num_classes is None
+         else positive_int("num_classes", num_classes))
     aps = [average_precision(labels == k, scores[:, k]) for k in range(c)]
     aps = [a for a in aps if not np.isnan(a)]
     return float(np.mean(aps)) if aps else float("nan")

@@ -14,6 +14,7 @@ from scs_keras.training.schedules import (
     OverlapCoherence,
     TruncationSchedule,
 )
+from scs_keras.utils.validation import check_float
 
 
 def _select(structure, name, output_names):
@@ -50,14 +51,14 @@ class SCSModel(keras.Model):
             ``truncation_rate`` in the ``fit`` logs (History, TensorBoard),
             and is saved with the model (it is a model variable).
         overlap: Optional ``OverlapCoherence(...)``: long sequences are
-            trained clip by clip with carried states and a coherence loss
-            (SPEC §7).
+            trained clip by clip, overlapping, with the recurrent states
+            carried from clip to clip and a coherence loss on the overlaps.
         clip_value: Optional float: clip every gradient element to
             ``[-clip_value, clip_value]``.
         clip_norm: Optional float: rescale the gradients so that their global
             norm is at most ``clip_norm``.
 
-    ``ASTSGD`` needs the loss of a head on the spatial-only (T¹) stream: the
+    ``ASTSGD`` needs the loss of a head on the spatial-only stream: the
     model must return a dict (or named list) with that head's prediction
     under ``ASTSGD.spatial_output`` (default ``"spatial"``).
 
@@ -119,8 +120,8 @@ class SCSModel(keras.Model):
                 f"overlap must be an OverlapCoherence instance; received {overlap!r}."
             )
         for name, value in (("clip_value", clip_value), ("clip_norm", clip_norm)):
-            if value is not None and not float(value) > 0:
-                raise ValueError(f"{name} must be a positive float; received {value!r}.")
+            if value is not None:
+                check_float(name, value, minimum=0.0, min_inclusive=False)
         super().compile(*args, **kwargs)
         self._truncation = truncation
         self._overlap = overlap
@@ -246,7 +247,7 @@ class SCSModel(keras.Model):
             others = [n for n in names if n != schedule.spatial_output]
             if not others:
                 raise ValueError(
-                    "ASTSGD needs a main output and a spatial-only (T¹) output "
+                    "ASTSGD needs a main output and a spatial-only output "
                     f"named {schedule.spatial_output!r}; the model's outputs "
                     f"are {names}."
                 )
@@ -255,7 +256,7 @@ class SCSModel(keras.Model):
         pred_spatial = _select(y_pred, schedule.spatial_output, names)
         if pred_main is pred_spatial:
             raise ValueError(
-                "ASTSGD needs a separate spatial-only (T¹) output named "
+                "ASTSGD needs a separate spatial-only output named "
                 f"{schedule.spatial_output!r}; the model has a single output."
             )
         y_main = _select(y, main_name, names) if tree.is_nested(y) else y
@@ -271,7 +272,7 @@ class SCSModel(keras.Model):
         spatial_loss = tf.reduce_mean(loss_fn(y_main, pred_spatial))
         return main_loss, spatial_loss
 
-    # -- overlap-coherence truncated BPTT (SPEC §7) -----------------------
+    # -- overlap-coherence truncated back-propagation through time --------
 
     def _scs_layers(self):
         return [

@@ -1,30 +1,22 @@
-"""Truncation-rate schedules: STSGD (SPEC §4) and adaptive ASTSGD (SPEC §5).
+"""Truncation-rate schedules: STSGD (stochastic truncation with a constant or
+decaying rate) and ASTSGD (adaptive: the rate follows how much the coupled
+model beats its spatial-only stream).
 
 A schedule only computes numbers; ``SCSModel`` owns the variables (current
 rate, step, measured initial loss) so that they are saved with the model and
 logged as ``truncation_rate``.
 """
 
-import math
-
 import keras
 import tensorflow as tf
 
-
-def _check_rate(name, value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a float in [0, 1]; received {value!r}.") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1]; received {value}.")
-    return value
+from scs_keras.utils.validation import check_float, positive_int, rate
 
 
 class TruncationSchedule:
     """Base class of truncation-rate schedules used by ``SCSModel``."""
 
-    #: Whether the schedule needs the main and spatial-only (T¹) losses.
+    #: Whether the schedule needs the main and spatial-only losses.
     needs_losses = False
 
     def initial_value(self):
@@ -43,8 +35,8 @@ class STSGD(TruncationSchedule):
     """Stochastic truncation with a constant or linearly decaying rate.
 
     Args:
-        initial_rate: Float in [0, 1], the rate at step 0 (SPEC §4's "initial
-            probability to stop the back-propagation").
+        initial_rate: Float in [0, 1], the rate at step 0: the initial
+            probability of cutting back-propagation at a step.
         final_rate: Optional float in [0, 1].  If given, the rate moves
             linearly from ``initial_rate`` to ``final_rate`` over
             ``decay_steps`` optimizer steps, then stays there.
@@ -59,20 +51,17 @@ class STSGD(TruncationSchedule):
     """
 
     def __init__(self, initial_rate=0.5, final_rate=None, decay_steps=None):
-        self.initial_rate = _check_rate("initial_rate", initial_rate)
+        self.initial_rate = rate("initial_rate", initial_rate)
         self.final_rate = (
-            None if final_rate is None else _check_rate("final_rate", final_rate)
+            None if final_rate is None else rate("final_rate", final_rate)
         )
         if self.final_rate is not None:
-            if (
-                isinstance(decay_steps, bool)
-                or not isinstance(decay_steps, int)
-                or decay_steps <= 0
-            ):
+            if decay_steps is None:
                 raise ValueError(
-                    "decay_steps must be a positive int when final_rate is "
-                    f"given; received {decay_steps!r}."
+                    "decay_steps (a positive int) is required when final_rate "
+                    "is given."
                 )
+            decay_steps = positive_int("decay_steps", decay_steps)
         elif decay_steps is not None:
             raise ValueError("decay_steps needs final_rate.")
         self.decay_steps = decay_steps
@@ -97,18 +86,18 @@ class STSGD(TruncationSchedule):
 
 @keras.saving.register_keras_serializable(package="scs_keras")
 class ASTSGD(TruncationSchedule):
-    """Adaptive stochastic truncation (SPEC §5).
+    """Adaptive stochastic truncation.
 
     After every training step, from the main loss ``L`` and the loss ``L_s``
-    of the spatial-only (T¹) head::
+    of the spatial-only head::
 
         q = q0 + (1 - q0) * max(0, L_s - θ) / (L0 - θ) * (α (L / L_s - 1) + 1)
 
     clipped to [0, 1].
 
-    How a model names its T¹ output: the model returns a dict (or a list with
+    How a model names its spatial-only output: the model returns a dict (or a list with
     ``output_names``) holding the main prediction under ``main_output`` and
-    the prediction of a head on the T¹ stream (e.g. ``DeepSCS(...,
+    the prediction of a head on the spatial-only stream (e.g. ``DeepSCS(...,
     decoupled=True)(x)["spatial"]`` followed by the same kind of head) under
     ``spatial_output`` (default ``"spatial"``).  Both are scored with
     ``loss`` (default: the loss compiled for the main output) against the
@@ -121,13 +110,13 @@ class ASTSGD(TruncationSchedule):
         initial_loss: ``L0``, the loss of an untrained model
             (``ln(num_classes)`` for classification).  ``None``: measured as
             the mean main loss over the first ``warmup_steps`` steps, during
-            which the rate is 1 (SPEC §5: early on the temporal path is
+            which the rate is 1 (early in training the temporal path is
             almost always cut).
         alpha: ``α``, how much a coupled model beating the spatial-only one
             relaxes the rate.  Default 1.0.
         main_output: Name of the main output (default: the first output
             that is not ``spatial_output``).
-        spatial_output: Name of the T¹ head's output.  Default ``"spatial"``.
+        spatial_output: Name of the spatial-only head's output.  Default ``"spatial"``.
         loss: Optional loss identifier used for ``L`` and ``L_s``.
         warmup_steps: Steps used to measure ``L0`` when not given.
 
@@ -147,30 +136,24 @@ class ASTSGD(TruncationSchedule):
         loss=None,
         warmup_steps=10,
     ):
-        self.initial_rate = _check_rate("initial_rate", initial_rate)
-        self.threshold = float(threshold)
+        self.initial_rate = rate("initial_rate", initial_rate)
+        self.threshold = check_float("threshold", threshold)
         if initial_loss is not None:
-            initial_loss = float(initial_loss)
-            if not math.isfinite(initial_loss) or initial_loss <= 0:
-                raise ValueError(
-                    f"initial_loss must be a positive float; received {initial_loss}."
-                )
+            initial_loss = check_float("initial_loss", initial_loss, minimum=0.0,
+                                       min_inclusive=False)
         self.initial_loss = initial_loss
-        self.alpha = float(alpha)
+        self.alpha = check_float("alpha", alpha)
         self.main_output = main_output
         self.spatial_output = spatial_output
         self.loss = loss
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 1:
-            raise ValueError(
-                f"warmup_steps must be a positive int; received {warmup_steps!r}."
-            )
-        self.warmup_steps = warmup_steps
+        self.warmup_steps = positive_int("warmup_steps", warmup_steps)
 
     def initial_value(self):
         return 1.0 if self.initial_loss is None else self.initial_rate
 
     def rate_from_losses(self, main_loss, spatial_loss, initial_loss):
-        """SPEC §5's formula on scalar tensors (or floats)."""
+        """The adaptive rate ``q`` (formula in the class docstring) from
+        scalar tensors (or floats)."""
         q0 = self.initial_rate
         theta = self.threshold
         main_loss = tf.cast(main_loss, tf.float32)
@@ -202,7 +185,7 @@ class ASTSGD(TruncationSchedule):
 
 @keras.saving.register_keras_serializable(package="scs_keras")
 class OverlapCoherence:
-    """Settings of overlap-coherence truncated BPTT (SPEC §7).
+    """Settings of overlap-coherence truncated back-propagation through time.
 
     A batch of sequences ``(batch, T, ...)`` is cut into clips of
     ``clip_length`` frames overlapping by ``round(overlap * clip_length)``
@@ -227,17 +210,16 @@ class OverlapCoherence:
 
     def __init__(self, clip_length=5, overlap=0.25, coherence_weight=1000.0,
                  output=None, per_step_targets=False):
-        if isinstance(clip_length, bool) or not isinstance(clip_length, int) or clip_length < 1:
-            raise ValueError(f"clip_length must be a positive int; received {clip_length!r}.")
-        overlap = float(overlap)
-        if not 0.0 <= overlap < 1.0:
-            raise ValueError(f"overlap must be in [0, 1); received {overlap}.")
+        clip_length = positive_int("clip_length", clip_length)
+        overlap = check_float("overlap", overlap, minimum=0.0, maximum=1.0,
+                              max_inclusive=False)
         self.clip_length = clip_length
         self.overlap = overlap
         self.overlap_frames = int(round(overlap * clip_length))
         if self.overlap_frames >= clip_length:
             raise ValueError("overlap leaves no new frame per clip.")
-        self.coherence_weight = float(coherence_weight)
+        self.coherence_weight = check_float("coherence_weight", coherence_weight,
+                                            minimum=0.0)
         self.output = output
         self.per_step_targets = bool(per_step_targets)
 
