@@ -109,18 +109,6 @@ def test_builder_arguments_are_validated(kwargs, match):
         M.build_scs_forecaster(**args)
 
 
-def test_spatial_stream_equals_the_layers_t1_stream():
-    layer = M.StreamConvSCS2D(4, 3, strides=2, return_sequences=True, return_state=True)
-    x = np.random.default_rng(2).random((2, 3, 8, 8, 1)).astype("float32")
-    out, state = layer(x)
-    sigma = layer(x, stream="spatial")
-    assert sigma.shape == out.shape
-    _, expected, _ = layer.call_streams(tf.constant(x))
-    np.testing.assert_allclose(sigma, expected, atol=1e-6)
-    with pytest.raises(ValueError, match="stream"):
-        layer(x, stream="temporal")
-
-
 # ----------------------------------------------------------------------------
 # Loss.
 # ----------------------------------------------------------------------------

@@ -51,17 +51,15 @@ from __future__ import annotations
 from typing import Iterable, Optional, Sequence, Union
 
 import keras
-import numpy as np
-import tensorflow as tf
 
-from scs_keras.layers.deep_scs import STREAMS, DeepSCS
+from scs_keras.layers.deep_scs import DeepSCS
+from scs_keras.layers.frames import FrameStandardization
 from scs_keras.training.model import SCSModel
 from scs_keras.utils.validation import check_int, int_sequence, positive_int
 
 __all__ = [
     "RESNET18_SHAPE",
     "MODEL_NAMES",
-    "FrameStandardization",
     "stage_layout",
     "build_model",
     "build_scs_action_model",
@@ -137,34 +135,6 @@ def stage_layout(depth, widths, stage_depths=None):
 # ---------------------------------------------------------------------------
 # Shared pieces
 # ---------------------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(package="scs_keras")
-class FrameStandardization(keras.layers.Layer):
-    """Standardises every frame on its own: per channel, over height and width.
-
-    ``(x - mean) / sqrt(var + epsilon)`` with the statistics of that frame
-    only, so it uses no other frame (causal) and gives a per-frame model no
-    motion information.  It removes the random global colour and contrast of
-    each video, leaving edges and texture.
-
-    Args:
-        epsilon: Added to the variance.
-    """
-
-    def __init__(self, epsilon=1e-3, **kwargs):
-        super().__init__(**kwargs)
-        self.epsilon = float(epsilon)
-
-    def call(self, x):
-        mean, var = tf.nn.moments(x, axes=[-3, -2], keepdims=True)
-        return (x - mean) * tf.math.rsqrt(var + self.epsilon)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 INPUT_NORMS = ("scale", "frame")

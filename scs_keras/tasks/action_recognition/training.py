@@ -207,9 +207,8 @@ def fit_action_model(model, train_ds, epochs, val_ds=None, logdir=None, class_na
         frames, targets = fixed_sample(val_ds, 4)
         labels = np.asarray(targets["clip"] if isinstance(targets, dict) else targets)
 
-        def render(m):
-            return {"clips_true_vs_predicted": render_predictions(m, frames, labels,
-                                                                  class_names)}
+        render = lambda m: {  # noqa: E731
+            "clips_true_vs_predicted": render_predictions(m, frames, labels, class_names)}
 
     return fit_model(model, train_ds, epochs, val_ds=val_ds, logdir=logdir, render_fn=render,
                      verbose=verbose, every_n_epochs=max(1, epochs // 10))

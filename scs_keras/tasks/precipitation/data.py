@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from scs_keras.data.contract import DataError
 from scs_keras.data.precipitation import make_precipitation_dataset
+from scs_keras.layers.frames import per_frame
 from scs_keras.tasks.generated import cached_data_set
 from scs_keras.tasks.precipitation.models import NEXT_FRAME
 from scs_keras.utils.validation import one_of, positive_int, check_float
@@ -146,14 +147,10 @@ def split_data_dir(data_dir):
 
 
 def _resize(size):
-    def fn(x, y):
-        def r(t):
-            shape = tf.shape(t)
-            frames = tf.reshape(t, tf.concat([[-1], shape[2:]], 0))
-            frames = tf.image.resize(frames, (size, size), method="area")
-            return tf.reshape(frames, tf.concat([shape[:2], [size, size, 1]], 0))
-        return r(x), r(y)
-    return fn
+    def resize(frames):
+        return tf.image.resize(frames, (size, size), method="area")
+
+    return lambda x, y: (per_frame(resize, x), per_frame(resize, y))
 
 
 def load_datasets(train_path, test_path=None, input_frames=5, target_frames=5,

@@ -58,10 +58,9 @@ import math
 from typing import NamedTuple
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 from scs_keras.layers.conv_scs import ConvSCS2D
+from scs_keras.layers.frames import DropLastFrame, FrameWise, RepeatLastFrame
 from scs_keras.training import SCSModel
 from scs_keras.utils.validation import image_hw, int_sequence, one_of, positive_int
 
@@ -69,8 +68,6 @@ from scs_keras.utils.validation import image_hw, int_sequence, one_of, positive_
 FORECAST = "forecast"
 SPATIAL = "spatial"
 NEXT_FRAME = "next_frame"
-
-_PACKAGE = "scs_keras.precipitation"
 
 
 # ----------------------------------------------------------------------------
@@ -91,166 +88,6 @@ def _topology(image_size, widths, strides, kernel_size):
             f"({factor}, strides={strides})."
         )
     return (h, w), widths, strides, kernel_size
-
-
-# ----------------------------------------------------------------------------
-# Layers.
-# ----------------------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class FrameWise(keras.layers.Layer):
-    """Applies a per-image layer to every frame of ``(batch, time, ...)``.
-
-    Unlike ``keras.layers.TimeDistributed`` (a Python loop over time in
-    Keras 3) it folds time into the batch with one reshape, so the inner
-    layer runs once per call.
-
-    Args:
-        layer: A Keras layer taking ``(batch, H, W, C)``.
-        **kwargs: Base ``Layer`` arguments (``name``...).
-
-    Example:
-
-    >>> import numpy as np
-    >>> FrameWise(keras.layers.Conv2D(4, 3, padding="same"))(
-    ...     np.zeros((2, 5, 8, 8, 1), "float32")).shape
-    TensorShape([2, 5, 8, 8, 4])
-    """
-
-    def __init__(self, layer, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(layer, keras.layers.Layer):
-            raise TypeError(f"layer must be a Keras layer; received {layer!r}.")
-        self.layer = layer
-
-    def build(self, input_shape):
-        if not self.layer.built:  # a reloaded inner layer is built already
-            self.layer.build((None,) + tuple(input_shape[2:]))
-        self.built = True
-
-    def call(self, inputs, training=None):
-        shape = tf.shape(inputs)
-        frames = tf.reshape(inputs, tf.concat([[-1], shape[2:]], 0))
-        out = self.layer(frames, training=training)
-        return tf.reshape(out, tf.concat([shape[:2], tf.shape(out)[1:]], 0))
-
-    def compute_output_shape(self, input_shape):
-        inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
-        return tuple(input_shape[:2]) + tuple(inner[1:])
-
-    def get_config(self):
-        return {**super().get_config(),
-                "layer": keras.saving.serialize_keras_object(self.layer)}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
-        return cls(**config)
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class RepeatLastFrame(keras.layers.Layer):
-    """``(B, N, H, W, C) -> (B, steps, H, W, C)``: the last frame, repeated.
-
-    Args:
-        steps: Positive int, number of copies.
-
-    Example:
-
-    >>> import numpy as np
-    >>> RepeatLastFrame(3)(np.zeros((2, 5, 4, 4, 1), "float32")).shape
-    TensorShape([2, 3, 4, 4, 1])
-    """
-
-    def __init__(self, steps, **kwargs):
-        super().__init__(**kwargs)
-        self.steps = positive_int("steps", steps)
-
-    def call(self, inputs):
-        last = inputs[:, -1:]
-        return tf.repeat(last, self.steps, axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.steps) + tuple(input_shape[2:])
-
-    def get_config(self):
-        return {**super().get_config(), "steps": self.steps}
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class DropLastFrame(keras.layers.Layer):
-    """``(B, T, ...) -> (B, T - 1, ...)``: all frames but the last.
-
-    Example:
-
-    >>> import numpy as np
-    >>> DropLastFrame()(np.zeros((2, 5, 4, 4, 1), "float32")).shape
-    TensorShape([2, 4, 4, 4, 1])
-    """
-
-    def call(self, inputs):
-        return inputs[:, :-1]
-
-    def compute_output_shape(self, input_shape):
-        steps = None if input_shape[1] is None else input_shape[1] - 1
-        return (input_shape[0], steps) + tuple(input_shape[2:])
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class StreamConvSCS2D(ConvSCS2D):
-    """``ConvSCS2D`` that can also run its spatial-only (T¹) stream alone.
-
-    ``layer(x)`` is the ordinary coupled SCS layer.  ``layer(x,
-    stream="spatial")`` returns the spatial-only (T¹) stream computed with the
-    *same* weights: the sequence ``act(W_s * x_t + b_s)``, frame by frame,
-    with no gate, no recurrence, no truncation and no state (whatever
-    ``return_state`` says).  Calling one layer both ways in a functional
-    model shares its weights between the main path and a T¹ head.
-
-    Arguments are those of ``ConvSCS2D``; ``stream="spatial"`` needs
-    ``return_sequences=True``.
-
-    Example:
-
-    >>> import numpy as np
-    >>> layer = StreamConvSCS2D(4, 3, strides=2, return_sequences=True)
-    >>> x = np.zeros((1, 3, 8, 8, 1), "float32")
-    >>> layer(x).shape == layer(x, stream="spatial").shape
-    True
-    """
-
-    def call(self, sequences, initial_state=None, mask=None, training=False,
-             stream="coupled"):
-        if stream == "coupled":
-            return super().call(sequences, initial_state=initial_state, mask=mask,
-                                training=training)
-        self._check_stream(stream)
-        cell = self.cell
-        x = cell.to_channels_last_sequence(sequences)
-        shape = tf.shape(x)
-        frames = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
-        y = cell.activation(cell.spatial_projection(frames))
-        y = tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
-        return cell.from_channels_last_sequence(y)
-
-    def _check_stream(self, stream):
-        if stream not in ("coupled", "spatial"):
-            raise ValueError(f"stream must be 'coupled' or 'spatial'; received {stream!r}.")
-        if stream == "spatial" and not self.return_sequences:
-            raise ValueError("stream='spatial' needs return_sequences=True.")
-
-    def compute_output_spec(self, sequences, initial_state=None, mask=None, training=False,
-                            stream="coupled"):
-        if stream == "coupled":
-            return super().compute_output_spec(sequences, initial_state=initial_state,
-                                               mask=mask, training=training)
-        self._check_stream(stream)
-        step = (sequences.shape[0],) + tuple(sequences.shape[2:])
-        out = self.cell.compute_output_shape(step)
-        return keras.KerasTensor((sequences.shape[0], sequences.shape[1]) + tuple(out[1:]),
-                                 dtype=self.compute_dtype)
 
 
 # ----------------------------------------------------------------------------
@@ -453,7 +290,7 @@ def build_scs_forecaster(
         input_frames, target_frames, image_size, widths, strides, kernel_size, next_frame_head)
 
     def make(role, level):
-        return StreamConvSCS2D(
+        return ConvSCS2D(
             widths[level], kernel_size, strides=strides[level], return_sequences=True,
             return_state=True, truncation_rate=truncation_rate,
             truncation_mode=truncation_mode,
@@ -600,7 +437,6 @@ def build_model(name, input_frames, target_frames, image_size, widths=(16, 32),
 
 
 __all__ = [
-    "FORECAST", "SPATIAL", "NEXT_FRAME", "MODEL_NAMES", "FrameWise", "RepeatLastFrame",
-    "DropLastFrame", "StreamConvSCS2D", "build_model", "build_scs_forecaster",
+    "FORECAST", "SPATIAL", "NEXT_FRAME", "MODEL_NAMES", "build_model", "build_scs_forecaster",
     "build_convlstm_forecaster", "forecast_only",
 ]

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from scs_keras.metrics.nowcasting import CSI, NowcastMSE, nowcasting_metrics
+from scs_keras.metrics.nowcasting import nowcasting_metrics
 from scs_keras.units import threshold_to_unit
 from scs_keras.tasks.comparison import format_table
 from scs_keras.tasks.precipitation.data import with_output_names
@@ -320,9 +320,8 @@ def fit_forecaster(model, train_ds, epochs, val_ds=None, logdir=None, sample=Non
     render = None
     if logdir and (sample is not None or val_ds is not None):
         sx, sy = sample if sample is not None else fixed_sample(val_ds)
-
-        def render(m):
-            return strip_images(sx, sy, np.asarray(m(sx, training=False)[FORECAST]))
+        render = lambda m: strip_images(  # noqa: E731
+            sx, sy, np.asarray(m(sx, training=False)[FORECAST]))
 
     return fit_model(model, train, epochs, val_ds=val, logdir=logdir, render_fn=render,
                      verbose=verbose)
