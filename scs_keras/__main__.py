@@ -8,4 +8,5 @@ import sys
 
 from scs_keras.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not on import (documentation tools import every module)
+    sys.exit(main())

@@ -65,7 +65,7 @@ PAGES = ("index.html", "method/index.html", "cli/index.html",
 
 # Page -> names whose documentation must be on it (as a rendered heading).
 API_NAMES = {
-    "api/layers": ("SCSCell", "SCS", "ConvSCSCell", "ConvSCS1D", "ConvSCS2D",
+    "api/layers": ("SCSCell", "SCS", "FrameWise", "ConvSCS1D", "ConvSCS2D",
                    "ConvSCS3D", "ConvSCS2DCell", "DeepSCS", "call_streams",
                    "mask_gradient", "keep_factors"),
     "api/training": ("SCSModel", "STSGD", "ASTSGD", "OverlapCoherence",
