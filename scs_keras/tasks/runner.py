@@ -83,13 +83,14 @@ def train(task, args):
 
     models = task.model_names if args.compare else (args.model,)
     rows = compare(task, data, args, models=models, after_training=after_training)
-    _say(args, "\n" + comparison_table(task, rows))
+    # The results are printed whatever --verbose says.
+    print("\n" + comparison_table(task, rows), flush=True)
     if checkpoint:
-        _say(args, f"\nCheckpoint ({to_export}): {checkpoint}")
+        print(f"\nCheckpoint ({to_export}): {checkpoint}")
     if exported:
-        _say(args, f"\nSavedModel ({to_export}): {exported}  [serving_default: "
-                   f"{task.export_input_name} -> {', '.join(task.export_output_names)}; "
-                   "reloaded with tf.saved_model.load and checked]")
+        print(f"\nSavedModel ({to_export}): {exported}  [serving_default: "
+              f"{task.export_input_name} -> {', '.join(task.export_output_names)}; "
+              "reloaded with tf.saved_model.load and checked]", flush=True)
     if args.logdir:
         _say(args, f"TensorBoard: tensorboard --logdir {args.logdir}")
     return {"rows": rows, "export": exported, "checkpoint": checkpoint, "data": data}
@@ -191,8 +192,8 @@ def evaluate(task, args):
     else:
         model = task.build_model(args.model, data, args)
     scores = task.evaluate(model, data, args)
-    _say(args, format_table([{"model": args.checkpoint or args.model, **scores}],
-                            ["model"] + [c for c in task.table_columns if c in scores]))
+    print(format_table([{"model": args.checkpoint or args.model, **scores}],
+                       ["model"] + [c for c in task.table_columns if c in scores]))
     return scores
 
 
@@ -205,7 +206,7 @@ def export(task, args):
     model = load_checkpoint(task, args.checkpoint)
     data = task.load_data(args)
     path = export_and_check(task, model, data, args.export or task.default_export_dir)
-    _say(args, f"SavedModel: {path}")
+    print(f"SavedModel: {path}", flush=True)
     return path
 
 
