@@ -15,7 +15,7 @@ from scs_keras.tasks.action_recognition import data, export, models, training
 epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 12
 
 # 1. Generated motion videos (UCF-101 layout; the class is the motion) -> tf.data.
-root = data.generated_motion_data(videos_per_class=160, num_frames=16, size=32)
+root = data.generated_motion_data(videos_per_class=80, num_frames=16, size=32)
 train_ds, test_ds, info = data.make_action_datasets(
     root, num_frames=8, image_size=32, batch_size=32, cache=True,
     augment=AugmentConfig(flip=False, crop_scale=None))
