@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 PROG = "scs-keras"
 SUBCOMMANDS = {
@@ -189,6 +190,9 @@ def main(argv=None):
             top.error(f"unknown task {task_name!r}; choose from {', '.join(_tasks())}")
     task = get_task(task_name)
     args = parse_task_args(command, task, rest)
+    # Keras warns at the end of every first epoch over a dataset of unknown
+    # length (the readers' pipelines); the data is complete, so it is noise.
+    warnings.filterwarnings("ignore", message=".*ran out of data.*")
     run = {"demo": runner.train, "train": runner.train, "evaluate": runner.evaluate,
            "export": runner.export, "generate": runner.generate}[command]
     from scs_keras.data.contract import DataError
