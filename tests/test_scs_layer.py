@@ -1,5 +1,7 @@
 """Dense SCS cell and fused layer: numerics, Keras integration, errors."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -262,3 +264,39 @@ def test_one_layer_called_both_ways_in_a_functional_model_shares_weights():
     h_ref, g_ref, _ = ref.dense_forward(x64, *w)
     np.testing.assert_allclose(out["out"], h_ref @ kernel + bias, atol=1e-5)
     np.testing.assert_allclose(out["state"], g_ref[:, -1], atol=1e-5)
+
+
+# -- errors that name the problem early -------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda: SCS(U), lambda: SCS(U, fused=False),
+                                  lambda: keras.layers.RNN(SCSCell(U))])
+def test_wrong_initial_state_shape_names_expected_and_received(make):
+    x = sequences()
+    with pytest.raises(ValueError, match=r"\(3, 5\).*\[\(3, 4\)\]"):
+        make()(x, initial_state=[np.zeros((B, D), "float32")])
+    with pytest.raises(ValueError, match="one state"):
+        make()(x, initial_state=[np.zeros((B, U), "float32")] * 2)
+    # The right shape passes.
+    assert make()(x, initial_state=[np.zeros((B, U), "float32")]).shape == (B, U)
+
+
+def test_conv_layer_initial_state_shape_is_checked():
+    from scs_keras import ConvSCS2D
+
+    x = np.zeros((1, 2, 6, 6, 2), "float32")
+    with pytest.raises(ValueError, match=r"\(1, 6, 6, 3\)"):
+        ConvSCS2D(3, 3)(x, initial_state=[np.zeros((1, 3, 3, 3), "float32")])
+
+
+def test_unroll_true_on_a_long_sequence_warns():
+    from scs_keras.layers.recurrence import UNROLL_WARN_STEPS
+
+    layer = SCS(2, unroll=True)
+    # Symbolic input: the warning comes at trace time, nothing is unrolled.
+    with pytest.warns(UserWarning, match="unroll=True"):
+        layer(keras.KerasTensor((1, UNROLL_WARN_STEPS + 1, 3)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SCS(2, unroll=True)(np.zeros((1, 4, 3), "float32"))
+        SCS(2)(keras.KerasTensor((1, UNROLL_WARN_STEPS + 1, 3)))

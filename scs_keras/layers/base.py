@@ -22,13 +22,17 @@ time-major (``tf.scan``), so no per-step slicing of batch-major tensors happens
 (the gradient of ``x[:, t]`` would materialise a full-size tensor per step).
 """
 
+import warnings
+
 import keras
 import tensorflow as tf
+from keras import tree
 from keras import activations, constraints, initializers, regularizers
 
 from scs_keras.layers.frames import per_frame as _per_frame
 from scs_keras.layers.recurrence import (
     UNROLL_MAX_STEPS,
+    UNROLL_WARN_STEPS,
     fused_sequence,
     supports_fused_sequence,
     swap_batch_time as _swap_batch_time,
@@ -56,6 +60,23 @@ def named_arguments(init_locals):
     """
     return {name: value for name, value in init_locals.items()
             if name not in ("self", "__class__", "kwargs")}
+
+
+def check_state_shape(owner, states, expected):
+    """Raises a ValueError naming the expected and received shapes unless
+    ``states`` is one tensor (or a list of one) of shape ``expected`` (dims
+    unknown on either side are not compared)."""
+    states = list(states) if tree.is_nested(states) else [states]
+    received = [tuple(getattr(s, "shape", ())) for s in states]
+    if len(received) == 1 and len(received[0]) == len(expected) and all(
+        r is None or e is None or r == e
+        for r, e in zip(received[0], expected)
+    ):
+        return
+    raise ValueError(
+        f"{owner} expects initial_state to be a list with one state of shape "
+        f"{tuple(expected)}; received shapes {received}."
+    )
 
 
 class SCSCellBase(keras.layers.Layer):
@@ -252,6 +273,8 @@ class SCSCellBase(keras.layers.Layer):
 
     def call(self, inputs, states, training=False):
         self._check_float(inputs)
+        check_state_shape(self.__class__.__name__, states,
+                          self.compute_state_shape(tuple(inputs.shape)))
         x = self.to_channels_last(inputs)
         c_prev = self.to_channels_last(states[0])
         keep_t, keep_s = self.draw_keep_factors(1, training, x.dtype)
@@ -390,6 +413,11 @@ class SCSRNNBase(keras.layers.RNN):
             return self._spatial_stream(sequences)
         if initial_state is None and self._carry_in is not None:
             initial_state = self._carry_in
+        if initial_state is not None:
+            step_shape = (sequences.shape[0],) + tuple(sequences.shape[2:])
+            check_state_shape(self.__class__.__name__, initial_state,
+                              self.cell.compute_state_shape(step_shape))
+        self._warn_if_unrolling_long(sequences.shape[1])
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
@@ -413,6 +441,7 @@ class SCSRNNBase(keras.layers.RNN):
     def compute_output_spec(self, sequences, initial_state=None, mask=None,
                             training=False, stream="coupled"):
         if self._validate_stream(stream) == "coupled":
+            self._warn_if_unrolling_long(sequences.shape[1])
             return super().compute_output_spec(
                 sequences, initial_state=initial_state, mask=mask,
                 training=training)
@@ -494,6 +523,16 @@ class SCSRNNBase(keras.layers.RNN):
         # Masked steps carry the state unchanged, so c[-1] is the last valid.
         return h, c[-1]
 
+    def _warn_if_unrolling_long(self, steps):
+        """``unroll=True`` on a long sequence builds one copy of the step per
+        time step: warn, since nothing fails but memory and trace time."""
+        if self.unroll and steps is not None and steps > UNROLL_WARN_STEPS:
+            warnings.warn(
+                f"{self.name}: unroll=True on a sequence of {steps} steps "
+                f"(more than {UNROLL_WARN_STEPS}) builds a graph that grows "
+                "with the length; use unroll=None or False for long "
+                "sequences.", stacklevel=3)
+
     def _unrolls(self, steps):
         """Whether the fused path unrolls a sequence of ``steps`` steps."""
         if steps is None or self.unroll is False:
@@ -529,6 +568,7 @@ class SCSRNNBase(keras.layers.RNN):
                 "forward, channels-last layer."
             )
         self._check_sequences(x, time_axis=0)
+        self._warn_if_unrolling_long(x.shape[0])
         cell = self.cell
         if self._carry_in is not None:
             c0 = tf.convert_to_tensor(self._carry_in[0])

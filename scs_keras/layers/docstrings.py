@@ -55,7 +55,8 @@ LAYER_ARGS = """
             batched work overlaps the loop (64x100x256 benchmark: about 15%
             faster than a ``tf.while_loop``); longer or dynamic-length
             sequences use a while loop.  ``True`` unrolls every static
-            length, ``False`` never unrolls.  With ``fused=False`` it is
+            length (with a warning above 1024 steps: the graph grows with
+            the length), ``False`` never unrolls.  With ``fused=False`` it is
             ``keras.layers.RNN``'s ``unroll``.
         fused: ``True`` (default) runs the fused whole-sequence path;
             ``False`` runs ``keras.layers.RNN``'s per-step loop over the same
