@@ -215,3 +215,25 @@ def test_batch_norm_stack_round_trips_through_saved_model_and_keras(
                                    if decoupled else ["output"])
     assert all(len(norms) == 3 for norms in stack.norms.values())
     assert list(stack.shortcut_norms) == ["0"]
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_dropout_reaches_every_layer_of_a_stack_in_training_only(decoupled):
+    x = dense_input()
+    kwargs = dict(layer_type="dense", residual=False, decoupled=decoupled, seed=2)
+    plain = DeepSCS([D, D], **kwargs)
+    dropped = DeepSCS([D, D], layer_kwargs={"dropout": 0.5, "recurrent_dropout": 0.5},
+                      **kwargs)
+    plain(x)
+    dropped(x)
+    dropped.set_weights(plain.get_weights())
+    pick = (lambda v: v["output"]) if decoupled else (lambda v: v)
+    np.testing.assert_allclose(pick(dropped(x, training=False)),
+                               pick(plain(x, training=False)), atol=1e-6)
+    assert not np.allclose(pick(dropped(x, training=True)),
+                           pick(plain(x, training=True)), atol=1e-3)
+    if decoupled:  # the auxiliary pure streams are not dropped
+        for stream in ("spatial", "temporal"):
+            np.testing.assert_allclose(dropped(x, training=True)[stream],
+                                       plain(x, training=True)[stream], atol=1e-6)
+    assert all(layer.dropout == 0.5 for layer in dropped.scs_layers)
