@@ -22,11 +22,6 @@ import os
 # The fused layers use TensorFlow ops directly (tf.scan, custom gradients).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from scs_keras.analysis.chains import (  # noqa: E402
-    expected_chains,
-    expected_chains_by_length,
-    truncation_probabilities,
-)
 from scs_keras.layers import (  # noqa: E402
     SCS,
     ConvSCS1D,
@@ -51,3 +46,22 @@ from scs_keras.training import (  # noqa: E402
 )
 
 __version__ = "0.1.0"
+
+# The chain-count functions are loaded on first use rather than here: this
+# package is imported before `python -m scs_keras.analysis.chains` runs the
+# module as __main__, and a copy already imported by the package would make
+# runpy warn on every run.
+_ANALYSIS = ("expected_chains", "expected_chains_by_length",
+             "truncation_probabilities")
+
+
+def __getattr__(name):
+    if name in _ANALYSIS:
+        from scs_keras.analysis import chains
+
+        return getattr(chains, name)
+    raise AttributeError(f"module 'scs_keras' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ANALYSIS))

@@ -291,3 +291,21 @@ def test_cli_rejects_bad_rate(capsys):
     with pytest.raises(SystemExit):
         chains.main(["--rate", "1.5"])
     assert "rate" in capsys.readouterr().err
+
+
+def test_module_cli_runs_without_runpy_warning():
+    # The package must not import the module that runpy then runs as
+    # __main__ (runpy warns about the double import on every run).
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m",
+         "scs_keras.analysis.chains", "--layers", "2", "--steps", "2"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "RuntimeWarning" not in result.stderr
+    assert "expected chains" in result.stdout

@@ -250,7 +250,7 @@ def test_every_argument_is_in_the_signature_and_documented(cls):
                 "recurrent_initializer", "bias_initializer", "kernel_regularizer",
                 "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
                 "recurrent_constraint", "bias_constraint", "truncation_rate",
-                "truncation_mode", "seed"]
+                "truncation_mode", "seed", "dropout", "recurrent_dropout"]
     if cls.__name__.startswith("Conv"):
         expected += ["filters", "kernel_size", "strides", "padding", "data_format",
                      "dilation_rate"]
@@ -283,7 +283,8 @@ CONV_INPUTS = {1: (2, 3, 9, 2), 2: (2, 3, 7, 6, 2), 3: (1, 2, 5, 4, 4, 2)}
 def _instances():
     """One non-default instance of every public cell and layer, with inputs."""
     options = dict(truncation_rate=0.3, truncation_mode="exclusive", seed=4,
-                   activation="relu", kernel_regularizer="l2")
+                   activation="relu", kernel_regularizer="l2", dropout=0.25,
+                   recurrent_dropout=0.125)
     out = [(SCSCell(3, **options), (2, 4, 5)),
            (SCS(3, return_sequences=True, unroll=False, recompute_spatial=True,
                 activity_regularizer="l1", **options), (2, 4, 5))]
@@ -348,3 +349,49 @@ def test_every_public_class_round_trips(index, tmp_path):
     assert len(loaded.weights) == len(model.weights) == 5
     for a, b in zip(keras.tree.flatten(loaded(x)), keras.tree.flatten(model(x))):
         np.testing.assert_allclose(a, b, atol=0)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_dropout_fused_equals_cell_path_and_numpy(data_format, stride):
+    x, w = frames(), random_weights()
+    to_layout = ((lambda v: np.moveaxis(v, -1, 2)) if data_format == "channels_first"
+                 else (lambda v: v))
+    xl = to_layout(x)
+    outputs, masks = [], []
+    for fused in (True, False):
+        layer = ConvSCS2D(F, 3, strides=stride, return_sequences=True, fused=fused,
+                          data_format=data_format, dropout=0.4,
+                          recurrent_dropout=0.3, seed=5)
+        layer(xl)
+        layer.set_weights(w)
+        drawn = []
+        create = layer.cell._create_dropout_mask
+        layer.cell._create_dropout_mask = lambda v, r: drawn.append(create(v, r)) or drawn[-1]
+        outputs.append(layer(xl, training=True).numpy())
+        masks.append([m.numpy() for m in drawn])
+        # Inference ignores dropout: NumPy without masks.
+        np.testing.assert_allclose(
+            layer(xl, training=False),
+            to_layout(ref.conv_forward(x.astype("float64"), *w, stride=stride)[0]),
+            atol=1e-5)
+    # Same seed, same masks: one per sequence for the input and the state
+    # (filters channels at the input resolution), in the layer's layout.
+    state_shape = (B, F, H, W) if data_format == "channels_first" else (B, H, W, F)
+    assert [m.shape for m in masks[0]] == [xl.shape[:1] + xl.shape[2:], state_shape]
+    np.testing.assert_array_equal(masks[0][0], masks[1][0])
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+    # With input dropout only, the fused layer is the NumPy layer on x * mask.
+    layer = ConvSCS2D(F, 3, strides=stride, return_sequences=True, dropout=0.4,
+                      data_format=data_format, seed=5)
+    layer(xl)
+    layer.set_weights(w)
+    drawn = []
+    create = layer.cell._create_dropout_mask
+    layer.cell._create_dropout_mask = lambda v, r: drawn.append(create(v, r)) or drawn[-1]
+    got = layer(xl, training=True).numpy()
+    mask = drawn[0].numpy()
+    if data_format == "channels_first":
+        mask = np.moveaxis(mask, 1, -1)
+    expected = ref.conv_forward((x * mask[:, None]).astype("float64"), *w, stride=stride)[0]
+    np.testing.assert_allclose(got, to_layout(expected), atol=1e-5)

@@ -174,3 +174,66 @@ def test_serialization_round_trip(tmp_path):
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DeepSCS(**kwargs)
+
+
+def _randomise_batch_norm_statistics(layer):
+    """Moving statistics far from their initial values, so that a round trip
+    that drops them changes the inference output."""
+    rng = np.random.default_rng(5)
+    for variable in layer.non_trainable_variables:
+        if "moving_" in variable.path:
+            variable.assign(rng.uniform(0.5, 2.0, variable.shape))
+    assert sum("moving_" in v.path for v in layer.non_trainable_variables) > 0
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_batch_norm_stack_round_trips_through_saved_model_and_keras(
+        tmp_path, decoupled):
+    # The batch norms of every layer and every shortcut must be tracked, so
+    # that tf.saved_model.save sees their moving statistics and .keras files
+    # keep them.
+    x = RNG.normal(0, 1, (2, 3, 4, 4, 2)).astype("float32")
+    inputs = keras.Input((3, 4, 4, 2))
+    stack = DeepSCS([3, 4, 4], strides=[1, 2, 1], batch_norm=True,
+                    decoupled=decoupled, seed=1)
+    out = stack(inputs)
+    model = keras.Model(inputs, out["output"] if decoupled else out)
+    _randomise_batch_norm_statistics(stack)
+    expected = model(x, training=False).numpy()
+
+    tf.saved_model.save(model, str(tmp_path / "saved"))
+    restored = tf.saved_model.load(str(tmp_path / "saved"))
+    serve = restored.signatures["serving_default"]
+    (served,) = serve(tf.constant(x)).values()
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+
+    model.save(tmp_path / "deep.keras")
+    loaded = keras.models.load_model(tmp_path / "deep.keras")
+    np.testing.assert_allclose(loaded(x, training=False), expected, atol=1e-6)
+    # The views keep their shape.
+    assert sorted(stack.norms) == (sorted(["output", "spatial", "temporal"])
+                                   if decoupled else ["output"])
+    assert all(len(norms) == 3 for norms in stack.norms.values())
+    assert list(stack.shortcut_norms) == ["0"]
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_dropout_reaches_every_layer_of_a_stack_in_training_only(decoupled):
+    x = dense_input()
+    kwargs = dict(layer_type="dense", residual=False, decoupled=decoupled, seed=2)
+    plain = DeepSCS([D, D], **kwargs)
+    dropped = DeepSCS([D, D], layer_kwargs={"dropout": 0.5, "recurrent_dropout": 0.5},
+                      **kwargs)
+    plain(x)
+    dropped(x)
+    dropped.set_weights(plain.get_weights())
+    pick = (lambda v: v["output"]) if decoupled else (lambda v: v)
+    np.testing.assert_allclose(pick(dropped(x, training=False)),
+                               pick(plain(x, training=False)), atol=1e-6)
+    assert not np.allclose(pick(dropped(x, training=True)),
+                           pick(plain(x, training=True)), atol=1e-3)
+    if decoupled:  # the auxiliary pure streams are not dropped
+        for stream in ("spatial", "temporal"):
+            np.testing.assert_allclose(dropped(x, training=True)[stream],
+                                       plain(x, training=True)[stream], atol=1e-6)
+    assert all(layer.dropout == 0.5 for layer in dropped.scs_layers)

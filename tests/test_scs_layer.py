@@ -1,5 +1,7 @@
 """Dense SCS cell and fused layer: numerics, Keras integration, errors."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -262,3 +264,163 @@ def test_one_layer_called_both_ways_in_a_functional_model_shares_weights():
     h_ref, g_ref, _ = ref.dense_forward(x64, *w)
     np.testing.assert_allclose(out["out"], h_ref @ kernel + bias, atol=1e-5)
     np.testing.assert_allclose(out["state"], g_ref[:, -1], atol=1e-5)
+
+
+# -- errors that name the problem early -------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda: SCS(U), lambda: SCS(U, fused=False),
+                                  lambda: keras.layers.RNN(SCSCell(U))])
+def test_wrong_initial_state_shape_names_expected_and_received(make):
+    x = sequences()
+    with pytest.raises(ValueError, match=r"\(3, 5\).*\[\(3, 4\)\]"):
+        make()(x, initial_state=[np.zeros((B, D), "float32")])
+    with pytest.raises(ValueError, match="one state"):
+        make()(x, initial_state=[np.zeros((B, U), "float32")] * 2)
+    # The right shape passes.
+    assert make()(x, initial_state=[np.zeros((B, U), "float32")]).shape == (B, U)
+
+
+def test_conv_layer_initial_state_shape_is_checked():
+    from scs_keras import ConvSCS2D
+
+    x = np.zeros((1, 2, 6, 6, 2), "float32")
+    with pytest.raises(ValueError, match=r"\(1, 6, 6, 3\)"):
+        ConvSCS2D(3, 3)(x, initial_state=[np.zeros((1, 3, 3, 3), "float32")])
+
+
+def test_unroll_true_on_a_long_sequence_warns():
+    from scs_keras.layers.recurrence import UNROLL_WARN_STEPS
+
+    layer = SCS(2, unroll=True)
+    # Symbolic input: the warning comes at trace time, nothing is unrolled.
+    with pytest.warns(UserWarning, match="unroll=True"):
+        layer(keras.KerasTensor((1, UNROLL_WARN_STEPS + 1, 3)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SCS(2, unroll=True)(np.zeros((1, 4, 3), "float32"))
+        SCS(2)(keras.KerasTensor((1, UNROLL_WARN_STEPS + 1, 3)))
+
+
+# -- dropout and recurrent dropout (keras.layers.LSTM semantics) -------------
+
+
+def dropout_forward(x, ws, wx, u, bs, bg, input_mask, recurrent_mask):
+    """NumPy SCS forward with one input mask on x_t (both projections) and
+    one recurrent mask on c_{t-1} where it feeds U, the same at every step;
+    the state carried on is the undropped gate."""
+    x = x * input_mask[:, None]
+    c = np.zeros((x.shape[0], ws.shape[1]))
+    hs = []
+    for t in range(x.shape[1]):
+        g = ref.sigmoid(x[:, t] @ wx + (c * recurrent_mask) @ u + bg)
+        hs.append(np.tanh(x[:, t] @ ws + bs) * g)
+        c = g
+    return np.stack(hs, 1)
+
+
+def recording_masks(cell):
+    """Records every dropout mask the cell draws."""
+    drawn = []
+    create = cell._create_dropout_mask
+
+    def record(step_input, rate):
+        mask = create(step_input, rate)
+        drawn.append(mask.numpy())
+        return mask
+
+    cell._create_dropout_mask = record
+    return drawn
+
+
+DROPOUT_LAYERS = {
+    "fused": lambda **kw: SCS(U, return_sequences=True, **kw),
+    "per_step": lambda **kw: SCS(U, return_sequences=True, fused=False, **kw),
+    "cell": lambda **kw: keras.layers.RNN(SCSCell(U, **kw), return_sequences=True),
+}
+
+
+@pytest.mark.parametrize("kind", ["fused", "per_step", "cell"])
+@pytest.mark.parametrize("rates", [(0.4, 0.0), (0.0, 0.4), (0.3, 0.5)])
+def test_dropout_in_training_matches_numpy_with_the_drawn_masks(kind, rates):
+    x = sequences()
+    w = random_weights()
+    layer = built(DROPOUT_LAYERS[kind](dropout=rates[0], recurrent_dropout=rates[1],
+                                       seed=7), x, w)
+    drawn = recording_masks(layer.cell)
+    got = layer(x, training=True).numpy()
+    # One mask per active kind, drawn once for the whole sequence.
+    assert len(drawn) == sum(r > 0 for r in rates)
+    masks = iter(drawn)
+    input_mask = next(masks) if rates[0] else np.ones((B, D))
+    recurrent_mask = next(masks) if rates[1] else np.ones((B, U))
+    for mask, rate in ((input_mask, rates[0]), (recurrent_mask, rates[1])):
+        # Inverted dropout: 0 or 1 / (1 - rate).
+        np.testing.assert_allclose(np.unique(mask)[-1], 1 / (1 - rate), rtol=1e-6)
+        assert set(np.unique(mask)) <= {0.0, np.float32(1 / (1 - rate))}
+    expected = dropout_forward(x.astype("float64"), *w, input_mask, recurrent_mask)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # Fresh masks for the next sequence.
+    layer(x, training=True)
+    assert len(drawn) == 2 * sum(r > 0 for r in rates)
+    assert not np.array_equal(drawn[0], drawn[len(drawn) // 2])
+
+
+def test_fused_and_cell_paths_draw_the_same_masks_for_the_same_seed():
+    x = sequences()
+    w = random_weights()
+    mask = np.ones((B, T), bool)
+    mask[0, -2:] = False
+    for kwargs in ({}, {"mask": mask}):
+        outputs = [
+            built(DROPOUT_LAYERS[kind](dropout=0.3, recurrent_dropout=0.3,
+                                       seed=11), x, w)(
+                x, training=True, **kwargs).numpy()
+            for kind in ("fused", "per_step", "cell")
+        ]
+        np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+        np.testing.assert_allclose(outputs[0], outputs[2], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["fused", "per_step", "cell"])
+def test_dropout_is_inactive_in_inference_and_at_rate_zero(kind):
+    x = sequences()
+    w = random_weights()
+    expected = ref.dense_forward(x.astype("float64"), *w)[0]
+    layer = built(DROPOUT_LAYERS[kind](dropout=0.5, recurrent_dropout=0.5), x, w)
+    np.testing.assert_allclose(layer(x, training=False), expected, atol=1e-5)
+    layer = built(DROPOUT_LAYERS[kind](dropout=0.0, recurrent_dropout=0.0), x, w)
+    np.testing.assert_allclose(layer(x, training=True), expected, atol=1e-5)
+
+
+def test_input_dropout_keeps_the_expected_input():
+    # Inverted dropout keeps E[x * mask] = x: over many sequences the mean
+    # spatial pre-activation with a linear spatial stream and a constant gate
+    # (zero temporal weights: g = sigmoid(0) = 0.5) matches the undropped one.
+    x = np.ones((400, 2, D), "float32")
+    layer = SCS(U, return_sequences=True, activation="linear", dropout=0.5, seed=3)
+    layer(x)
+    ws = RNG.normal(0, 1, (D, U)).astype("float32")
+    zeros = np.zeros((D, U), "float32")
+    layer.set_weights([ws, zeros, np.zeros((U, U), "float32"),
+                       np.zeros(U, "float32"), np.zeros(U, "float32")])
+    got = layer(x, training=True).numpy().mean(axis=(0, 1))
+    np.testing.assert_allclose(got, 0.5 * ws.sum(0), atol=0.25)
+    assert layer(x, training=True).numpy().std() > 0.1  # masks differ per sample
+
+
+def test_dropout_is_serialised_and_validated():
+    layer = SCS(U, dropout=0.25, recurrent_dropout=0.125)
+    config = layer.get_config()
+    assert (config["dropout"], config["recurrent_dropout"]) == (0.25, 0.125)
+    clone = SCS.from_config(config)
+    assert (clone.dropout, clone.recurrent_dropout) == (0.25, 0.125)
+    cell = SCSCell.from_config(SCSCell(U, recurrent_dropout=0.5).get_config())
+    assert cell.recurrent_dropout == 0.5
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="recurrent_dropout"):
+            SCS(U, recurrent_dropout=bad)
+        with pytest.raises(ValueError, match="dropout"):
+            SCSCell(U, dropout=bad)
+    with pytest.raises(TypeError, match="dropout"):
+        SCS(U, dropout="0.5")

@@ -161,11 +161,13 @@ def test_astsgd_measures_initial_loss_during_warmup():
 
 
 def test_astsgd_needs_a_spatial_output():
-    x, y = data()
-    model = classifier()
-    model.compile("sgd", SCE, truncation=sk.ASTSGD(initial_loss=1.5))
+    # Reported by compile, where the outputs are known, not at the first step.
     with pytest.raises(ValueError, match="spatial"):
-        model.fit(x, y, epochs=1, verbose=0)
+        classifier().compile("sgd", SCE, truncation=sk.ASTSGD(initial_loss=1.5))
+    with pytest.raises(ValueError, match="'main'"):
+        two_head_model().compile("sgd", SCE, truncation=sk.ASTSGD(
+            main_output="main"))
+    two_head_model().compile("sgd", SCE, truncation=sk.ASTSGD())
 
 
 def test_rate_and_schedule_are_saved_with_the_model(tmp_path):

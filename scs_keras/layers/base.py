@@ -22,13 +22,21 @@ time-major (``tf.scan``), so no per-step slicing of batch-major tensors happens
 (the gradient of ``x[:, t]`` would materialise a full-size tensor per step).
 """
 
+import warnings
+
 import keras
 import tensorflow as tf
+from keras import tree
 from keras import activations, constraints, initializers, regularizers
+
+# keras.layers.RNN draws the masks of cells of this (non-exported) class once
+# per sequence before its loop and resets them after.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from scs_keras.layers.frames import per_frame as _per_frame
 from scs_keras.layers.recurrence import (
     UNROLL_MAX_STEPS,
+    UNROLL_WARN_STEPS,
     fused_sequence,
     supports_fused_sequence,
     swap_batch_time as _swap_batch_time,
@@ -38,7 +46,7 @@ from scs_keras.layers.truncation import (
     mask_gradient,
     validate_truncation,
 )
-from scs_keras.utils.validation import check_int, one_of
+from scs_keras.utils.validation import check_float, check_int, one_of
 
 #: What ``layer(x, stream=...)`` computes: the usual coupled SCS output, or
 #: the spatial-only stream ``act(W_s * x_t + b_s)`` with the same weights.
@@ -58,7 +66,24 @@ def named_arguments(init_locals):
             if name not in ("self", "__class__", "kwargs")}
 
 
-class SCSCellBase(keras.layers.Layer):
+def check_state_shape(owner, states, expected):
+    """Raises a ValueError naming the expected and received shapes unless
+    ``states`` is one tensor (or a list of one) of shape ``expected`` (dims
+    unknown on either side are not compared)."""
+    states = list(states) if tree.is_nested(states) else [states]
+    received = [tuple(getattr(s, "shape", ())) for s in states]
+    if len(received) == 1 and len(received[0]) == len(expected) and all(
+        r is None or e is None or r == e
+        for r, e in zip(received[0], expected)
+    ):
+        return
+    raise ValueError(
+        f"{owner} expects initial_state to be a list with one state of shape "
+        f"{tuple(expected)}; received shapes {received}."
+    )
+
+
+class SCSCellBase(DropoutRNNCell, keras.layers.Layer):
     """Arguments, validation, truncation and the step equations of a cell.
 
     Subclasses build the five weights and implement the four projections
@@ -84,6 +109,8 @@ class SCSCellBase(keras.layers.Layer):
         truncation_rate=0.5,
         truncation_mode="temporal",
         seed=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -103,6 +130,11 @@ class SCSCellBase(keras.layers.Layer):
             truncation_rate, truncation_mode
         )
         self.seed = None if seed is None else check_int("seed", seed)
+        self.dropout = check_float("dropout", dropout, 0.0, 1.0,
+                                   max_inclusive=False)
+        self.recurrent_dropout = check_float(
+            "recurrent_dropout", recurrent_dropout, 0.0, 1.0,
+            max_inclusive=False)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         # Set by SCSModel when a truncation schedule is compiled in: a
         # RateSource whose variable overrides `truncation_rate` in training.
@@ -250,10 +282,43 @@ class SCSCellBase(keras.layers.Layer):
                 "`keras.ops.cast(x, 'float32')`."
             )
 
+    # -- dropout ---------------------------------------------------------
+
+    def dropout_masks(self, step_input, state, training):
+        """``(input mask, recurrent mask)`` of the current sequence, each
+        ``None`` when inactive (inference, or a rate of 0).
+
+        Like ``keras.layers.LSTM``: drawn once per sequence (cached until
+        ``reset_dropout_mask``/``reset_recurrent_dropout_mask``), scaled by
+        ``1 / (1 - rate)``, shaped like one step of the input and of the
+        state, in their data format.
+        """
+        if not training:
+            return None, None
+        input_mask = (self.get_dropout_mask(step_input)
+                      if self.dropout > 0 else None)
+        recurrent_mask = (self.get_recurrent_dropout_mask(state)
+                          if self.recurrent_dropout > 0 else None)
+        return input_mask, recurrent_mask
+
+    def reset_dropout_masks(self):
+        self.reset_dropout_mask()
+        self.reset_recurrent_dropout_mask()
+
     def call(self, inputs, states, training=False):
         self._check_float(inputs)
+        check_state_shape(self.__class__.__name__, states,
+                          self.compute_state_shape(tuple(inputs.shape)))
+        c_prev = states[0]
+        # Input dropout on x (feeding both projections), recurrent dropout
+        # on c_{t-1} (feeding U only); the state passed on is not dropped.
+        input_mask, recurrent_mask = self.dropout_masks(inputs, c_prev, training)
+        if input_mask is not None:
+            inputs = inputs * input_mask
+        if recurrent_mask is not None:
+            c_prev = c_prev * recurrent_mask
         x = self.to_channels_last(inputs)
-        c_prev = self.to_channels_last(states[0])
+        c_prev = self.to_channels_last(c_prev)
         keep_t, keep_s = self.draw_keep_factors(1, training, x.dtype)
         x_gate = x if keep_t is None else mask_gradient(x, keep_t)
         x_spatial = x if keep_s is None else mask_gradient(x, keep_s)
@@ -293,6 +358,8 @@ class SCSCellBase(keras.layers.Layer):
             "truncation_rate": self.truncation_rate,
             "truncation_mode": self.truncation_mode,
             "seed": self.seed,
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
         }
         return {**super().get_config(), **config}
 
@@ -390,6 +457,11 @@ class SCSRNNBase(keras.layers.RNN):
             return self._spatial_stream(sequences)
         if initial_state is None and self._carry_in is not None:
             initial_state = self._carry_in
+        if initial_state is not None:
+            step_shape = (sequences.shape[0],) + tuple(sequences.shape[2:])
+            check_state_shape(self.__class__.__name__, initial_state,
+                              self.cell.compute_state_shape(step_shape))
+        self._warn_if_unrolling_long(sequences.shape[1])
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
@@ -413,6 +485,7 @@ class SCSRNNBase(keras.layers.RNN):
     def compute_output_spec(self, sequences, initial_state=None, mask=None,
                             training=False, stream="coupled"):
         if self._validate_stream(stream) == "coupled":
+            self._warn_if_unrolling_long(sequences.shape[1])
             return super().compute_output_spec(
                 sequences, initial_state=initial_state, mask=mask,
                 training=training)
@@ -466,17 +539,36 @@ class SCSRNNBase(keras.layers.RNN):
         self._carry_out = [state]
         return last_output, outputs, [state]
 
+    def _sequence_dropout(self, x, c0, training):
+        """Channels-last dropout masks ``(input (B, ...), recurrent (B,
+        ...))`` for the time-major sequence ``x`` (see
+        ``SCSCellBase.dropout_masks``; ``keras.layers.RNN.call`` has drawn
+        them already when it is the caller).  The cache is cleared here: a
+        sequence is done once its masks are applied."""
+        cell = self.cell
+        masks = cell.dropout_masks(cell.from_channels_last(x[0]),
+                                   cell.from_channels_last(c0), training)
+        cell.reset_dropout_masks()
+        return tuple(None if m is None else cell.to_channels_last(m)
+                     for m in masks)
+
     def _time_major_sequence(self, x, c0, mask, training):
         """``(h, c_T)`` for channels-last, time-major ``x`` and ``mask``."""
         cell = self.cell
+        input_mask, recurrent_mask = self._sequence_dropout(x, c0, training)
+        if input_mask is not None:
+            x = x * input_mask  # the same mask at every step
         x_gate, x_spatial = _input_paths(cell, x, training)
-        if mask is None and supports_fused_sequence(cell):
+        # The fused path's hand-written gradient has no recurrent dropout;
+        # with it (training only) the recurrence runs as a tf.scan.
+        if (mask is None and recurrent_mask is None
+                and supports_fused_sequence(cell)):
             return fused_sequence(
                 cell, x_gate, x_spatial, c0, self.recompute_spatial,
                 unroll=self._unrolls(x.shape[0]),
             )
         z = _per_frame(cell.gate_input_projection, x_gate)
-        c = self._masked_recurrence(z, c0, mask)
+        c = self._masked_recurrence(z, c0, mask, recurrent_mask)
         s = cell.spatial_stream(x_spatial)
         h = s * _per_frame(cell.pool_gate, c)
         if mask is not None:
@@ -493,6 +585,16 @@ class SCSRNNBase(keras.layers.RNN):
                 )
         # Masked steps carry the state unchanged, so c[-1] is the last valid.
         return h, c[-1]
+
+    def _warn_if_unrolling_long(self, steps):
+        """``unroll=True`` on a long sequence builds one copy of the step per
+        time step: warn, since nothing fails but memory and trace time."""
+        if self.unroll and steps is not None and steps > UNROLL_WARN_STEPS:
+            warnings.warn(
+                f"{self.name}: unroll=True on a sequence of {steps} steps "
+                f"(more than {UNROLL_WARN_STEPS}) builds a graph that grows "
+                "with the length; use unroll=None or False for long "
+                "sequences.", stacklevel=3)
 
     def _unrolls(self, steps):
         """Whether the fused path unrolls a sequence of ``steps`` steps."""
@@ -529,6 +631,7 @@ class SCSRNNBase(keras.layers.RNN):
                 "forward, channels-last layer."
             )
         self._check_sequences(x, time_axis=0)
+        self._warn_if_unrolling_long(x.shape[0])
         cell = self.cell
         if self._carry_in is not None:
             c0 = tf.convert_to_tensor(self._carry_in[0])
@@ -538,17 +641,25 @@ class SCSRNNBase(keras.layers.RNN):
         self._carry_out = [c_last]
         return h
 
-    def _masked_recurrence(self, z, c0, mask_tm):
+    def _masked_recurrence(self, z, c0, mask_tm, recurrent_mask=None):
         """Time-major ``tf.scan`` of the recurrence (any activation, masks).
 
         Where the mask is off the state is carried unchanged; the output there
         is replaced by the caller, so returning the carried state is harmless.
+        ``recurrent_mask`` (recurrent dropout) multiplies ``c_{t-1}`` where
+        it feeds ``U``.
         """
         cell = self.cell
         rec_act = cell.recurrent_activation
+
+        def recurrent(c):
+            if recurrent_mask is not None:
+                c = c * recurrent_mask
+            return cell.recurrent_projection(c)
+
         if mask_tm is None:
             return tf.scan(
-                lambda c, z_t: rec_act(z_t + cell.recurrent_projection(c)),
+                lambda c, z_t: rec_act(z_t + recurrent(c)),
                 z,
                 initializer=c0,
             )
@@ -556,7 +667,7 @@ class SCSRNNBase(keras.layers.RNN):
 
         def step(c, elems):
             z_t, m_t = elems
-            g = rec_act(z_t + cell.recurrent_projection(c))
+            g = rec_act(z_t + recurrent(c))
             return tf.where(m_t, g, c)
 
         return tf.scan(step, (z, m), initializer=c0)
@@ -606,11 +717,15 @@ class SCSRNNBase(keras.layers.RNN):
             _swap_batch_time(cell.to_channels_last_sequence(v))
             for v in (inputs, temporal_inputs)
         )
+        zeros = cell.to_channels_last(self.get_initial_state(tf.shape(x)[1])[0])
+        # Dropout, like truncation, acts on the coupled stream only.
+        input_mask, recurrent_mask = self._sequence_dropout(x, zeros, training)
+        if input_mask is not None:
+            x = x * input_mask
         x_gate, x_spatial = _input_paths(cell, x, training)
         s = cell.spatial_stream(x_spatial)
         z = _per_frame(cell.gate_input_projection, x_gate)
         z_pure = _per_frame(cell.gate_input_projection, tau_in)
-        zeros = cell.to_channels_last(self.get_initial_state(tf.shape(x)[1])[0])
         # Only the coupled stream carries state across clips in
         # overlap-coherence training; the auxiliary pure streams restart
         # from zeros.
@@ -624,7 +739,8 @@ class SCSRNNBase(keras.layers.RNN):
             c, c_hat, _ = carry
             z_t, z_pure_t = elems
             # One recurrent projection for both streams: they share U.
-            both = cell.recurrent_projection(tf.concat([c, c_hat], 0))
+            c_in = c if recurrent_mask is None else c * recurrent_mask
+            both = cell.recurrent_projection(tf.concat([c_in, c_hat], 0))
             u_c, u_c_hat = tf.split(both, 2, axis=0)
             z_hat = z_pure_t + u_c_hat
             return rec_act(z_t + u_c), rec_act(z_hat), z_hat
@@ -693,3 +809,11 @@ class SCSRNNBase(keras.layers.RNN):
     @property
     def temporal_bias(self):
         return self.cell.temporal_bias
+
+    @property
+    def dropout(self):
+        return self.cell.dropout
+
+    @property
+    def recurrent_dropout(self):
+        return self.cell.recurrent_dropout

@@ -325,6 +325,8 @@ class ConvSCS1DCell(_ConvSCSCell):
         truncation_rate=0.5,
         truncation_mode="temporal",
         seed=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         **kwargs,
     ):
         super().__init__(1, **named_arguments(locals()), **kwargs)
@@ -396,6 +398,8 @@ class ConvSCS2DCell(_ConvSCSCell):
         truncation_rate=0.5,
         truncation_mode="temporal",
         seed=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         **kwargs,
     ):
         super().__init__(2, **named_arguments(locals()), **kwargs)
@@ -467,6 +471,8 @@ class ConvSCS3DCell(_ConvSCSCell):
         truncation_rate=0.5,
         truncation_mode="temporal",
         seed=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         **kwargs,
     ):
         super().__init__(3, **named_arguments(locals()), **kwargs)
@@ -559,6 +565,8 @@ class ConvSCS1D(_ConvSCS):
         truncation_rate=0.5,
         truncation_mode="temporal",
         seed=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         activity_regularizer=None,
         return_sequences=False,
         return_state=False,
@@ -649,6 +657,8 @@ class ConvSCS2D(_ConvSCS):
         truncation_rate=0.5,
         truncation_mode="temporal",
         seed=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         activity_regularizer=None,
         return_sequences=False,
         return_state=False,
@@ -739,6 +749,8 @@ class ConvSCS3D(_ConvSCS):
         truncation_rate=0.5,
         truncation_mode="temporal",
         seed=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         activity_regularizer=None,
         return_sequences=False,
         return_state=False,

@@ -171,16 +171,35 @@ class DeepSCS(keras.layers.Layer):
                     **args,
                 )
             )
-        streams = STREAMS if self.decoupled else STREAMS[:1]
-        self.norms = {
-            stream: [
-                keras.layers.BatchNormalization(name=f"bn_{stream}_{i}")
-                for i in range(len(filters))
-            ]
-            for stream in streams
-        } if self.batch_norm else {}
+        # Sublayers live in flat lists and dicts of layers, which Keras and
+        # TensorFlow both track (a dict of lists is invisible to
+        # `tf.saved_model.save`); `norms` and `shortcut_norms` are views.
+        self._streams = STREAMS if self.decoupled else STREAMS[:1]
+        self.norm_layers = [
+            keras.layers.BatchNormalization(name=f"bn_{stream}_{i}")
+            for stream in self._streams
+            for i in range(len(filters))
+        ] if self.batch_norm else []
         self.shortcuts = {}  # block start index -> projection (None: identity)
-        self.shortcut_norms = {}
+        self.shortcut_norm_layers = {}  # "<index>/<stream>" -> batch norm
+
+    @property
+    def norms(self):
+        """``{stream: [batch norm of layer i, ...]}`` (empty without
+        ``batch_norm``)."""
+        n = len(self.filters)
+        return {stream: self.norm_layers[k * n:(k + 1) * n]
+                for k, stream in enumerate(self._streams)
+                if self.norm_layers}
+
+    @property
+    def shortcut_norms(self):
+        """``{block start index (str): {stream: batch norm}}``."""
+        views = {}
+        for key, norm in self.shortcut_norm_layers.items():
+            index, stream = key.split("/")
+            views.setdefault(index, {})[stream] = norm
+        return views
 
     def build(self, input_shape):
         if isinstance(input_shape, dict):  # streams of a previous stack
@@ -191,7 +210,7 @@ class DeepSCS(keras.layers.Layer):
                 f"{tuple(input_shape)}."
             )
         shape = tuple(input_shape)
-        streams = STREAMS if self.decoupled else STREAMS[:1]
+        streams = self._streams
         for i, layer in enumerate(self.scs_layers):
             if self.residual and i % 2 == 0 and i + 1 < len(self.scs_layers):
                 block_stride = self.strides[i] * self.strides[i + 1]
@@ -202,20 +221,18 @@ class DeepSCS(keras.layers.Layer):
                         (None,) + shape[2:]
                     )
                     if self.batch_norm:
-                        self.shortcut_norms[str(i)] = {
-                            s: keras.layers.BatchNormalization(
-                                name=f"shortcut_bn_{s}_{i}"
-                            )
-                            for s in streams
-                        }
+                        for s in streams:
+                            self.shortcut_norm_layers[f"{i}/{s}"] = (
+                                keras.layers.BatchNormalization(
+                                    name=f"shortcut_bn_{s}_{i}"))
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
             if self.batch_norm:
                 for s in streams:
                     self.norms[s][i].build(shape)
-            if str(i - 1) in self.shortcut_norms:
-                for norm in self.shortcut_norms[str(i - 1)].values():
-                    norm.build(shape)
+                    shortcut_norm = self.shortcut_norm_layers.get(f"{i - 1}/{s}")
+                    if shortcut_norm is not None:
+                        shortcut_norm.build(shape)
         self.built = True
 
     def _projection(self, width, stride, index):
@@ -232,8 +249,9 @@ class DeepSCS(keras.layers.Layer):
         if key not in self.shortcuts:
             return x
         y = per_frame(self.shortcuts[key], x)
-        if key in self.shortcut_norms:
-            y = self.shortcut_norms[key][stream](y, training=training)
+        norm = self.shortcut_norm_layers.get(f"{key}/{stream}")
+        if norm is not None:
+            y = norm(y, training=training)
         return tf.nn.relu(y)
 
     def call(self, inputs, mask=None, training=False):

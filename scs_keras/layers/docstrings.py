@@ -37,7 +37,17 @@ CELL_ARGS = """
             probability ``(1 - q)^2`` if ``q >= 0.5``; ``q^2`` and ``1 - q``
             if ``q < 0.5``) or ``"none"``.  Truncation only changes
             gradients, never forward values, and only in training.
-        seed: Optional int making the truncation draws reproducible."""
+        seed: Optional int making the truncation and dropout draws
+            reproducible.
+        dropout: Float in ``[0, 1)``, fraction of the input ``x_t`` to drop
+            where it feeds both projections (spatial and temporal), as
+            ``keras.layers.LSTM``'s ``dropout``: one mask per sequence,
+            scaled by ``1 / (1 - dropout)``, in training only.
+        recurrent_dropout: Float in ``[0, 1)``, fraction of the previous
+            state ``c_{t-1}`` to drop where it feeds ``recurrent_kernel``
+            (the state carried on is not dropped); one mask per sequence,
+            in training only.  In training the fused layers then run the
+            recurrence as a ``tf.scan`` instead of the fused path."""
 
 LAYER_ARGS = """
         activity_regularizer: Optional regularizer of the layer's output.
@@ -55,7 +65,8 @@ LAYER_ARGS = """
             batched work overlaps the loop (64x100x256 benchmark: about 15%
             faster than a ``tf.while_loop``); longer or dynamic-length
             sequences use a while loop.  ``True`` unrolls every static
-            length, ``False`` never unrolls.  With ``fused=False`` it is
+            length (with a warning above 1024 steps: the graph grows with
+            the length), ``False`` never unrolls.  With ``fused=False`` it is
             ``keras.layers.RNN``'s ``unroll``.
         fused: ``True`` (default) runs the fused whole-sequence path;
             ``False`` runs ``keras.layers.RNN``'s per-step loop over the same

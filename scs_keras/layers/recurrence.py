@@ -73,6 +73,10 @@ def _merge_leading(x):
 # steps; the graph grows with the length.
 UNROLL_MAX_STEPS = 128
 
+# Layers with ``unroll=True`` warn on sequences longer than this: the graph
+# holds a copy of the step per time step (forward and backward).
+UNROLL_WARN_STEPS = 1024
+
 # An unrolled loop's batched work is split into this many time chunks: a
 # chunk's input projection (forward) and its weight and input gradients
 # (backward) depend only on that chunk's steps, so TensorFlow runs them on a

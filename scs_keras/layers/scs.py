@@ -70,6 +70,8 @@ class SCSCell(SCSCellBase):
         truncation_rate=0.5,
         truncation_mode="temporal",
         seed=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         **kwargs,
     ):
         arguments = named_arguments(locals())
@@ -192,6 +194,8 @@ class SCS(SCSRNNBase):
         truncation_rate=0.5,
         truncation_mode="temporal",
         seed=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         activity_regularizer=None,
         return_sequences=False,
         return_state=False,

@@ -140,7 +140,27 @@ class SCSModel(keras.Model):
                 self.truncation_rate.assign(truncation.initial_value())
             if isinstance(truncation, ASTSGD) and truncation.initial_loss is not None:
                 self.truncation_initial_loss.assign(truncation.initial_loss)
+        if isinstance(truncation, ASTSGD):
+            self._check_astsgd_outputs(truncation)
         self._attach_rate_sources()
+
+    def _check_astsgd_outputs(self, schedule):
+        """Reports missing ASTSGD outputs at compile time when the outputs
+        are known (functional models); a subclassed model's outputs are
+        only known, and checked, at the first training step."""
+        structure = getattr(self, "_outputs_struct", None)
+        if structure is None:
+            return
+        names = (list(structure) if isinstance(structure, dict)
+                 else list(self.output_names))
+        wanted = [schedule.spatial_output, schedule.main_output]
+        missing = [n for n in wanted if n is not None and n not in names]
+        if missing or len(names) < 2:
+            raise ValueError(
+                "ASTSGD needs a main output and a spatial-only output named "
+                f"{schedule.spatial_output!r}; the model's outputs are "
+                f"{names} (missing: {missing or 'a main output'})."
+            )
 
     def compile_from_config(self, config):
         # Keras skips compile() on load when compile() is overridden; ours
