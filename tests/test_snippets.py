@@ -67,13 +67,6 @@ def python_blocks(page):
 CASES = [(page, index) for page in _pages()
          for index in range(len(python_blocks(page)))]
 
-# Blocks with a known documentation bug that the page's owner must fix;
-# strict: the test fails as soon as the page is fixed, so the entry goes.
-KNOWN_BAD = {
-    ("README.md", 1): "the training snippet compiles "
-    "'sparse_categorical_crossentropy' (which expects probabilities) on the "
-    "raw Dense(10) output; it needs SparseCategoricalCrossentropy(from_logits=True)",
-}
 
 _PROBABILITY_LOSSES = ("sparse_categorical_crossentropy",
                        "categorical_crossentropy", "binary_crossentropy")
@@ -154,12 +147,8 @@ def _run(page, number, source, namespace):
     check_losses(namespace, where)
 
 
-@pytest.mark.parametrize(
-    "page, index",
-    [pytest.param(page, index, marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason=KNOWN_BAD[(page, index)]))
-     if (page, index) in KNOWN_BAD else (page, index) for page, index in CASES],
-    ids=[f"{page}#{index + 1}" for page, index in CASES])
+@pytest.mark.parametrize("page, index", CASES,
+                         ids=[f"{page}#{index + 1}" for page, index in CASES])
 def test_block_runs(page, index, exports, monkeypatch):
     monkeypatch.chdir(exports)
     blocks = python_blocks(page)
