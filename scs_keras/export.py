@@ -28,7 +28,7 @@ def next_version(base_dir):
 
 
 def export_for_serving(model, base_dir, input_name="inputs", output_names=None,
-                       version=None, input_shape=None):
+                       version=None, input_shape=None, extra_signatures=None):
     """Exports ``model`` as ``<base_dir>/<version>/`` with ``serving_default``.
 
     Args:
@@ -42,6 +42,9 @@ def export_for_serving(model, base_dir, input_name="inputs", output_names=None,
         version: Integer version; default the next free one.
         input_shape: Shape with ``None`` for the batch (and any free axis);
             default the model's input shape.
+        extra_signatures: Optional ``{name: (fn, input_signature)}``: more
+            signatures next to ``serving_default`` (e.g. a frame-by-frame
+            ``step``); ``fn`` returns a dict of named tensors.
 
     Returns:
         The path of the written version folder.
@@ -78,6 +81,8 @@ def export_for_serving(model, base_dir, input_name="inputs", output_names=None,
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint("serving_default", serve, input_signature=[spec])
+    for name, (fn, signature) in (extra_signatures or {}).items():
+        archive.add_endpoint(name, fn, input_signature=list(signature))
     os.makedirs(base_dir, exist_ok=True)
     archive.write_out(path, verbose=False)
     return path

@@ -49,10 +49,9 @@ import os
 import keras
 import tensorflow as tf
 
-from scs_keras.export import next_version
+from scs_keras.export import export_for_serving
 from scs_keras.tasks.steering.models import ANGLE
 from scs_keras.tasks.steering.streaming import state_size, step
-from scs_keras.utils.validation import positive_int
 
 __all__ = ["DEFAULT_EXPORT_DIR", "INPUT_NAME", "OUTPUT_NAMES", "STEP_SIGNATURE",
            "serving_model", "export_steering_model"]
@@ -88,29 +87,16 @@ def export_steering_model(model, base_dir=DEFAULT_EXPORT_DIR, version=None):
     Raises:
         ValueError: the version folder exists.
     """
-    version = next_version(base_dir) if version is None else positive_int("version", version)
-    path = os.path.join(base_dir, str(version))
-    if os.path.exists(path):
-        raise ValueError(f"Export folder {path} already exists; pick another version.")
-    serving = serving_model(model)
-    clip_shape = (None,) + tuple(model.inputs[0].shape[1:])
     frame_shape = (None,) + tuple(model.inputs[0].shape[2:])
     size = state_size(model)
-
-    def whole_clip(frames):
-        return {ANGLE: tf.identity(serving(frames, training=False)[ANGLE], name=ANGLE)}
 
     def one_frame(frame, state):
         angle, new_state = step(model, frame, state)
         return {ANGLE: tf.identity(angle, name=ANGLE), "state": tf.identity(new_state, "state")}
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serving_default", whole_clip,
-                         input_signature=[tf.TensorSpec(clip_shape, tf.float32, INPUT_NAME)])
-    archive.add_endpoint(STEP_SIGNATURE, one_frame, input_signature=[
-        tf.TensorSpec(frame_shape, tf.float32, "frame"),
-        tf.TensorSpec((None, size), tf.float32, "state")])
-    os.makedirs(base_dir, exist_ok=True)
-    archive.write_out(path, verbose=False)
-    return path
+    step_signature = [tf.TensorSpec(frame_shape, tf.float32, "frame"),
+                      tf.TensorSpec((None, size), tf.float32, "state")]
+    return export_for_serving(
+        serving_model(model), base_dir, input_name=INPUT_NAME, version=version,
+        input_shape=(None,) + tuple(model.inputs[0].shape[1:]),
+        extra_signatures={STEP_SIGNATURE: (one_frame, step_signature)})
