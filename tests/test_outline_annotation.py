@@ -152,6 +152,24 @@ def test_greedy_decoding_in_a_graph_matches_eager():
     assert count.numpy().tolist() == [4, 2]
 
 
+def test_greedy_tokens_are_the_teacher_forced_argmax_of_the_scs_model():
+    """Decoding re-runs the causal decoder: fed back, its tokens are its own argmax."""
+    model = build_model("scs", crop_size=32, max_vertices=6, depth=2, width=4, seed=1)
+    image = RNG.random((4, 32, 32, 3), np.float32)
+    features = model.get_layer("encoder")(image)
+    first = tf.argmax(model.get_layer("first_vertex_head")(features), -1, output_type=tf.int32)
+    maps, decoder = model.get_layer("vertex_maps"), model.get_layer("decoder")
+    tokens, count = greedy_decode(lambda t: decoder([features, maps(t)]), first, 6, 16)
+    tokens, count = tokens.numpy(), count.numpy()
+    padded = np.concatenate([tokens, np.full((4, 1), -1, np.int32)], axis=1)
+    forced = model({"image": image, "vertices": padded})
+    best = np.argmax(forced["vertices"].numpy(), -1)
+    np.testing.assert_array_equal(tokens[:, 0], np.argmax(forced["first_vertex"].numpy(), -1))
+    for b in range(4):
+        steps = min(count[b] + 1, 6)  # the vertices after the first, and the end token
+        np.testing.assert_array_equal(best[b, :steps - 1], tokens[b, 1:steps])
+
+
 def test_tokens_to_crop_gives_cell_centres():
     points = tokens_to_crop(tf.constant([[5, 2, 16]]), tf.constant([2]), 4, 32).numpy()
     # Cell (x=1, y=1) and (x=2, y=0); 8-pixel cells have centres at 8x + 3.5.

@@ -28,7 +28,7 @@ __all__ = ["TABLE_COLUMNS", "VertexSequenceLoss", "FirstVertexLoss", "compile_ou
            "fit_outline_model"]
 
 #: Metric columns of the comparison table.
-TABLE_COLUMNS = ["mean_iou", "instance_iou"]
+TABLE_COLUMNS = ["mean_iou", "instance_iou", "mean_vertices"]
 
 
 @keras.saving.register_keras_serializable(package="scs_keras")
