@@ -34,6 +34,7 @@ __all__ = ["TASKS", "Task", "TaskData", "get_task"]
 TASKS = {
     "precipitation": "scs_keras.tasks.precipitation.task:PrecipitationTask",
     "action-recognition": "scs_keras.tasks.action_recognition.task:ActionRecognitionTask",
+    "outline-annotation": "scs_keras.tasks.outline_annotation.task:OutlineAnnotationTask",
     "steering": "scs_keras.tasks.steering.task:SteeringTask",
 }
 
