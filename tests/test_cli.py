@@ -20,7 +20,7 @@ def test_help_lists_every_subcommand_and_task(capsys):
     out = capsys.readouterr().out
     for name in ("demo", "train", "evaluate", "export", "generate", "chains"):
         assert f"  {name} " in out
-    for task in ("precipitation", "action-recognition"):
+    for task in TASKS:
         assert task in out
 
 
