@@ -3,6 +3,10 @@
 import keras
 import tensorflow as tf
 from keras import tree
+from keras.src.losses.loss import (
+    scale_loss_for_distribution,
+    unscale_loss_for_distribution,
+)
 from keras.src.models.functional import Functional
 from keras.src.models.model import functional_init_arguments
 
@@ -34,6 +38,14 @@ def _select(structure, name, output_names):
             )
         return structure[output_names.index(name)]
     return structure
+
+
+def _all_reduce_sum(values):
+    """Sums scalars over the replicas of the current strategy (no-op without one)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    return context.all_reduce("SUM", values)
 
 
 @keras.saving.register_keras_serializable(package="scs_keras")
@@ -88,19 +100,18 @@ class SCSModel(keras.Model):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Created unconditionally (not in compile) so that a saved model always
-        # has the same variables to load into.
-        self.truncation_rate = keras.Variable(
-            -1.0, dtype="float32", trainable=False, name="truncation_rate"
-        )
-        self.truncation_step = keras.Variable(
-            0, dtype="int64", trainable=False, name="truncation_step"
-        )
-        self.truncation_initial_loss = keras.Variable(
-            0.0, dtype="float32", trainable=False, name="truncation_initial_loss"
-        )
-        self.truncation_warmup_sum = keras.Variable(
-            0.0, dtype="float32", trainable=False, name="truncation_warmup_sum"
-        )
+        # has the same variables to load into.  Under a tf.distribute strategy
+        # they are mirrored; every replica computes the same update from
+        # all-reduced losses, and "only_first_replica" makes that one update
+        # explicit, so the replicas can never drift apart.
+        def state(value, dtype, name):
+            return keras.Variable(value, dtype=dtype, trainable=False, name=name,
+                                  aggregation="only_first_replica")
+
+        self.truncation_rate = state(-1.0, "float32", "truncation_rate")
+        self.truncation_step = state(0, "int64", "truncation_step")
+        self.truncation_initial_loss = state(0.0, "float32", "truncation_initial_loss")
+        self.truncation_warmup_sum = state(0.0, "float32", "truncation_warmup_sum")
         self._truncation = None
         self._overlap = None
         self._clip_value = None
@@ -110,6 +121,9 @@ class SCSModel(keras.Model):
 
     def compile(self, *args, truncation=None, overlap=None, clip_value=None,
                 clip_norm=None, **kwargs):
+        # A schedule object other than the one compiled last starts from its
+        # own initial state; the same object (or a reload, whose saved state
+        # is loaded after compiling) resumes.
         if truncation is not None and not isinstance(truncation, TruncationSchedule):
             raise TypeError(
                 "truncation must be an STSGD or ASTSGD instance (or None); "
@@ -123,6 +137,7 @@ class SCSModel(keras.Model):
             if value is not None:
                 check_float(name, value, minimum=0.0, min_inclusive=False)
         super().compile(*args, **kwargs)
+        fresh = truncation is not None and truncation is not self._truncation
         self._truncation = truncation
         self._overlap = overlap
         self._clip_value = None if clip_value is None else float(clip_value)
@@ -133,14 +148,18 @@ class SCSModel(keras.Model):
             clip_value=self._clip_value,
             clip_norm=self._clip_norm,
         )
-        if truncation is not None:
-            # A fresh schedule starts from its own initial value unless the
-            # model already carries a schedule state (e.g. reloaded).
-            if float(self.truncation_rate.numpy()) < 0:
-                self.truncation_rate.assign(truncation.initial_value())
-            if isinstance(truncation, ASTSGD) and truncation.initial_loss is not None:
-                self.truncation_initial_loss.assign(truncation.initial_loss)
+        if fresh:
+            self._start_schedule(truncation)
         self._attach_rate_sources()
+
+    def _start_schedule(self, schedule):
+        """Resets the schedule state: step 0, the schedule's initial rate and
+        (ASTSGD) its given initial loss, or none yet to be measured."""
+        self.truncation_rate.assign(schedule.initial_value())
+        self.truncation_step.assign(0)
+        self.truncation_warmup_sum.assign(0.0)
+        initial_loss = getattr(schedule, "initial_loss", None)
+        self.truncation_initial_loss.assign(0.0 if initial_loss is None else initial_loss)
 
     def compile_from_config(self, config):
         # Keras skips compile() on load when compile() is overridden; ours
@@ -178,8 +197,11 @@ class SCSModel(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
         self._apply(grads)
+        # compute_loss divides by the number of replicas (their gradients are
+        # summed); the logged loss is the per-example mean, as keras.Model's.
         self._loss_tracker.update_state(
-            loss, sample_weight=tf.shape(tree.flatten(x)[0])[0]
+            unscale_loss_for_distribution(loss),
+            sample_weight=tf.shape(tree.flatten(x)[0])[0],
         )
         self._update_truncation(y, y_pred)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
@@ -189,11 +211,20 @@ class SCSModel(keras.Model):
         pairs = [(g, v) for g, v in zip(grads, self.trainable_variables)
                  if g is not None]
         grads = [g for g, _ in pairs]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        clipping = self._clip_value is not None or self._clip_norm is not None
+        if clipping and replicas > 1:
+            # Clip the global gradient, not each replica's share: sum over
+            # replicas first, and hand the optimizer (which sums again)
+            # 1/replicas of the clipped gradient.
+            grads = tf.distribute.get_replica_context().all_reduce("SUM", grads)
         if self._clip_value is not None:
             grads = [tf.clip_by_value(g, -self._clip_value, self._clip_value)
                      for g in grads]
         if self._clip_norm is not None:
             grads, _ = tf.clip_by_global_norm(grads, self._clip_norm)
+        if clipping and replicas > 1:
+            grads = [g / float(replicas) for g in grads]
         self.optimizer.apply_gradients(zip(grads, [v for _, v in pairs]))
 
     def _with_rate(self, logs):
@@ -268,9 +299,18 @@ class SCSModel(keras.Model):
             elif isinstance(loss_fn, (list, tuple)):
                 loss_fn = loss_fn[names.index(main_name)]
         loss_fn = keras.losses.get(loss_fn)
-        main_loss = tf.reduce_mean(loss_fn(y_main, pred_main))
-        spatial_loss = tf.reduce_mean(loss_fn(y_main, pred_spatial))
-        return main_loss, spatial_loss
+        batch = tf.cast(tf.shape(pred_main)[0], tf.float32)
+        local = [
+            # A keras Loss divides by the number of replicas; undo that.
+            unscale_loss_for_distribution(
+                tf.cast(tf.reduce_mean(loss_fn(y_main, pred)), tf.float32)
+            ) * batch
+            for pred in (pred_main, pred_spatial)
+        ]
+        # The schedule follows the losses of the global batch, identical on
+        # every replica (and worker): example-weighted means over replicas.
+        total_main, total_spatial, examples = _all_reduce_sum(local + [batch])
+        return total_main / examples, total_spatial / examples
 
     # -- overlap-coherence truncated back-propagation through time --------
 
@@ -333,8 +373,10 @@ class SCSModel(keras.Model):
                     if shared > 0:
                         current = frames[:, :shared]
                         earlier = tf.stop_gradient(prev_frames[:, n - shared:])
-                        loss = loss + settings.coherence_weight * tf.reduce_mean(
-                            tf.square(current - earlier)
+                        # Scaled per replica like compute_loss's losses.
+                        loss = loss + scale_loss_for_distribution(
+                            settings.coherence_weight
+                            * tf.reduce_mean(tf.square(current - earlier))
                         )
                 scaled = self.optimizer.scale_loss(loss)
             grads = tape.gradient(scaled, self.trainable_variables)
@@ -359,7 +401,7 @@ class SCSModel(keras.Model):
         self._apply([g / count for g in accumulated])
         mean_loss = total / count
         self._loss_tracker.update_state(
-            mean_loss, sample_weight=tf.shape(x)[0]
+            unscale_loss_for_distribution(mean_loss), sample_weight=tf.shape(x)[0]
         )
         self._update_truncation(y_clip, y_pred)
         return self._with_rate(self.get_metrics_result())
