@@ -159,3 +159,16 @@ def test_is_chief(monkeypatch, config, chief):
     else:
         monkeypatch.setenv("TF_CONFIG", json.dumps(config))
     assert is_chief() is chief
+
+
+def test_strategy_flag_of_train(capsys):
+    from scs_keras import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "precipitation", "--help"])
+    assert info.value.code == 0
+    assert "--strategy {default,mirrored,multi-worker}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "precipitation", "--strategy", "tpu"])
+    assert info.value.code == 2
+    assert "--strategy" in capsys.readouterr().err

@@ -105,3 +105,16 @@ def test_tune_precipitation_end_to_end(tmp_path, capsys):
     trial = result["tuner"].oracle.get_best_trials(1)[0]
     logged = trial.metrics.get_last_value("truncation_rate")
     assert float(best.truncation_rate.numpy()) == pytest.approx(logged, abs=1e-6)
+
+
+@pytest.mark.parametrize("task", ["precipitation", "action-recognition"])
+def test_tune_help_lists_the_search_flags(task, capsys):
+    from scs_keras import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["tune", task, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--trials", "--directory", "--tuner", "--logdir", "--epochs", "--widths"):
+        assert flag + " " in out
+    assert "--strategy" not in out

@@ -13,7 +13,6 @@ from keras.src.models.model import functional_init_arguments
 from scs_keras.layers.base import SCSCellBase, SCSRNNBase
 from scs_keras.layers.truncation import RateSource
 from scs_keras.training.schedules import (
-    ASTSGD,
     STSGD,
     OverlapCoherence,
     TruncationSchedule,
@@ -48,6 +47,18 @@ def _all_reduce_sum(values):
     return context.all_reduce("SUM", values)
 
 
+def _reducible_over_workers(logs):
+    """The step's logs, shaped so that Keras can average them over workers.
+
+    Under ``MultiWorkerMirroredStrategy`` Keras averages every log value over
+    the replicas along axis 0, which scalars do not have; a length-1 vector
+    averages to the mean over the replicas (and logs as a float)."""
+    if not isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+
+
 @keras.saving.register_keras_serializable(package="scs_keras")
 class SCSModel(keras.Model):
     """A ``keras.Model`` that trains SCS networks with stochastic truncation.
@@ -61,7 +72,11 @@ class SCSModel(keras.Model):
             cell keeps its own constant ``truncation_rate``).  The schedule's
             current rate drives every SCS cell of the model, appears as
             ``truncation_rate`` in the ``fit`` logs (History, TensorBoard),
-            and is saved with the model (it is a model variable).
+            and is saved with the model (it is a model variable).  A
+            schedule object other than the last one compiled starts fresh
+            (step 0, its initial rate, ASTSGD's initial loss measured again
+            when not given); compiling again with the same object, or
+            loading a saved model, resumes its state.
         overlap: Optional ``OverlapCoherence(...)``: long sequences are
             trained clip by clip, overlapping, with the recurrent states
             carried from clip to clip and a coherence loss on the overlaps.
@@ -69,6 +84,11 @@ class SCSModel(keras.Model):
             ``[-clip_value, clip_value]``.
         clip_norm: Optional float: rescale the gradients so that their global
             norm is at most ``clip_norm``.
+
+    Under a ``tf.distribute`` strategy (build and compile in its scope) the
+    logged loss, the schedule (computed from the losses of the global batch,
+    identical on every replica) and gradient clipping (of the summed
+    gradient) are those of a single device on the same global batch.
 
     ``ASTSGD`` needs the loss of a head on the spatial-only stream: the
     model must return a dict (or named list) with that head's prediction
@@ -184,6 +204,26 @@ class SCSModel(keras.Model):
 
     # -- training ----------------------------------------------------------
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy Keras averages the first distributed batch over
+        # the replicas only to learn its shapes, which
+        # MultiWorkerMirroredStrategy cannot do with input batches; one
+        # replica's batch has the same shapes.
+        strategy = self._distribute_strategy
+        if strategy is None or iterator is None:
+            return super()._maybe_symbolic_build(iterator, data_batch)
+        for _, _, batches in iterator:
+            batch = tree.map_structure(
+                lambda v: strategy.experimental_local_results(v)[0]
+                if isinstance(v, tf.distribute.DistributedValues) else v,
+                next(batches),
+            )
+            break
+        else:
+            return
+        with strategy.scope():
+            self._symbolic_build(data_batch=batch)
+
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if self._overlap is not None:
@@ -231,7 +271,10 @@ class SCSModel(keras.Model):
         logs = dict(logs)
         if self._truncation is not None:
             logs["truncation_rate"] = tf.convert_to_tensor(self.truncation_rate)
-        return logs
+        return _reducible_over_workers(logs)
+
+    def test_step(self, data):
+        return _reducible_over_workers(super().test_step(data))
 
     def _update_truncation(self, y, y_pred):
         schedule = self._truncation
