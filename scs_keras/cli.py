@@ -7,13 +7,15 @@
     scs-keras evaluate <task> --checkpoint F    # score a saved model
     scs-keras export <task> --checkpoint F      # its SavedModel
     scs-keras generate <task> --out DIR         # synthetic data, real format
+    scs-keras tune <task> --trials N            # keras-tuner search, HParams logs
     scs-keras chains --layers L --steps T       # expected intact chains
 
 Every task takes the same shared flags (``--data-dir``, ``--generated-dir``,
 ``--model``, ``--compare``, ``--epochs``, ``--batch-size``,
 ``--learning-rate``, ``--truncation``, ``--truncation-rate``,
 ``--truncation-mode``, ``--seed``, ``--logdir``, ``--checkpoint``,
-``--export [DIR]``, ``--on-bad``, ``--verbose``), then its own.  Bad flags and
+``--export [DIR]``, ``--on-bad``, ``--verbose``; ``train`` and ``demo`` also
+``--strategy``), then its own.  Bad flags and
 unusable data end with one line ``scs-keras: error: ...`` and exit status 2.
 """
 
@@ -31,9 +33,10 @@ SUBCOMMANDS = {
     "evaluate": "evaluate a saved model (--checkpoint) or a baseline on a task's test data",
     "export": "write the versioned SavedModel of a saved model (--checkpoint)",
     "generate": "write a task's synthetic data set in the real on-disk format",
+    "tune": "search the SCS model's hyperparameters with keras-tuner (HParams logs)",
     "chains": "print the expected intact back-propagation chains of a deep SCS stack",
 }
-TASK_COMMANDS = ("train", "evaluate", "export", "generate")
+TASK_COMMANDS = ("train", "evaluate", "export", "generate", "tune")
 
 
 def _tasks():
@@ -79,6 +82,7 @@ def _rate(text):
 
 def add_shared_arguments(parser, task, command):
     """The flags every task takes, with the task's defaults."""
+    from scs_keras.distribute import STRATEGIES
     from scs_keras.tasks.training import TRUNCATIONS
 
     d = task.defaults
@@ -114,6 +118,10 @@ def add_shared_arguments(parser, task, command):
                    help="bad input files: stop with an error, or skip and report them")
     g.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2,
                    help="0 silent, 1 progress bars, 2 one line per epoch")
+    if command in ("train", "demo"):
+        g.add_argument("--strategy", choices=STRATEGIES, default="default",
+                       help="tf.distribute strategy: one device, every local device "
+                            "(mirrored), or the workers of TF_CONFIG (multi-worker)")
     if command == "export":
         parser.set_defaults(export=task.default_export_dir)
 
@@ -132,8 +140,22 @@ def task_parser(command, task):
                        truncation="none")
     else:
         add_shared_arguments(p, task, command)
+    if command == "tune":
+        _add_tune_arguments(p)
     task.add_arguments(p)
     return p
+
+
+def _add_tune_arguments(parser):
+    from scs_keras.tasks.tuning import TUNERS
+
+    g = parser.add_argument_group("search (scs-keras tune)")
+    g.add_argument("--trials", type=_positive(int), default=10,
+                   help="configurations to try (at most, for hyperband)")
+    g.add_argument("--directory", default="tuning",
+                   help="keras-tuner's folder: trial states and best weights")
+    g.add_argument("--tuner", choices=TUNERS, default="random",
+                   help="search algorithm")
 
 
 def parse_task_args(command, task, argv):
@@ -193,8 +215,14 @@ def main(argv=None):
     # Keras warns at the end of every first epoch over a dataset of unknown
     # length (the readers' pipelines); the data is complete, so it is noise.
     warnings.filterwarnings("ignore", message=".*ran out of data.*")
-    run = {"demo": runner.train, "train": runner.train, "evaluate": runner.evaluate,
-           "export": runner.export, "generate": runner.generate}[command]
+    if command == "tune":
+        from scs_keras.tasks import tuning
+
+        def run(task_, args_):
+            return tuning.tune(task_, args_, argv=rest)
+    else:
+        run = {"demo": runner.train, "train": runner.train, "evaluate": runner.evaluate,
+               "export": runner.export, "generate": runner.generate}[command]
     from scs_keras.data.contract import DataError
 
     try:

@@ -300,3 +300,51 @@ def test_schedule_logs_when_run_eagerly():
     model.compile("sgd", SCE, truncation=sk.STSGD(0.4), run_eagerly=True)
     history = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     assert history.history["truncation_rate"] == [pytest.approx(0.4)]
+
+
+def _steps(model, x, y, count):
+    for _ in range(count):
+        model.train_on_batch(x, y)
+
+
+def test_recompiling_with_a_new_schedule_starts_it_fresh():
+    x, y = data()
+    model = classifier()
+    model.compile("sgd", SCE, truncation=sk.STSGD(0.2))
+    _steps(model, x, y, 3)
+    model.compile("sgd", SCE, truncation=sk.STSGD(0.9, final_rate=0.1, decay_steps=100))
+    assert float(model.truncation_rate.numpy()) == pytest.approx(0.9)
+    _steps(model, x, y, 4)
+    # Four steps into the new decay, not seven: 0.9 - 0.8 * 4 / 100.
+    assert float(model.truncation_rate.numpy()) == pytest.approx(0.868, abs=1e-6)
+
+
+def test_recompiling_with_the_same_schedule_resumes_it():
+    x, y = data()
+    model = classifier()
+    schedule = sk.STSGD(0.9, final_rate=0.1, decay_steps=8)
+    model.compile("sgd", SCE, truncation=schedule)
+    _steps(model, x, y, 2)
+    model.compile("sgd", SCE, truncation=schedule)
+    _steps(model, x, y, 2)
+    assert float(model.truncation_rate.numpy()) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_astsgd_compiled_after_stsgd_measures_its_initial_loss():
+    x, y = data()
+    model = two_head_model()
+    targets = {"output": y, "spatial": y}
+    model.compile(keras.optimizers.SGD(0.0), {"output": SCE, "spatial": SCE},
+                  truncation=sk.STSGD(0.3))
+    _steps(model, x, targets, 3)
+    model.compile(keras.optimizers.SGD(0.0), {"output": SCE, "spatial": SCE},
+                  truncation=sk.ASTSGD(initial_rate=0.5, warmup_steps=2, threshold=0.1))
+    outputs = model(x)
+    main = np_sce(outputs["output"].numpy(), y)
+    spatial = np_sce(outputs["spatial"].numpy(), y)
+    _steps(model, x, targets, 2)
+    assert float(model.truncation_rate.numpy()) == 1.0  # warm-up
+    assert float(model.truncation_initial_loss.numpy()) == pytest.approx(main, rel=1e-4)
+    _steps(model, x, targets, 1)
+    expected = astsgd_rate(0.5, 0.1, main, 1.0, main, spatial)
+    assert float(model.truncation_rate.numpy()) == pytest.approx(expected, abs=1e-4)

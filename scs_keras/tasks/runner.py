@@ -16,6 +16,7 @@ do the same steps whatever the task:
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -23,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from scs_keras.distribute import is_chief, make_strategy, shard_by_data
 from scs_keras.tasks.comparison import format_table, run_comparison
 
 __all__ = ["train", "compare", "comparison_table", "evaluate", "export",
@@ -65,6 +67,9 @@ def train(task, args):
         A dict: ``rows`` (the comparison rows, or one row), ``export``
         (the SavedModel path or ``None``), ``checkpoint``.
     """
+    # Created first: a multi-worker strategy must exist before TensorFlow
+    # runs anything (the data pipelines included).
+    strategy = make_strategy(getattr(args, "strategy", "default"))
     data = task.load_data(args)
     _say(args, data.description)
     exported, checkpoint = None, None
@@ -72,7 +77,8 @@ def train(task, args):
 
     def after_training(name, model):
         nonlocal exported, checkpoint
-        if name != to_export:
+        # Every worker trains the same model; one (the chief) writes it.
+        if name != to_export or not is_chief():
             return
         if getattr(args, "checkpoint", None):
             os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
@@ -82,7 +88,8 @@ def train(task, args):
             exported = export_and_check(task, model, data, args.export)
 
     models = task.model_names if args.compare else (args.model,)
-    rows = compare(task, data, args, models=models, after_training=after_training)
+    rows = compare(task, data, args, models=models, after_training=after_training,
+                   strategy=strategy)
     # The results are printed whatever --verbose says.
     print("\n" + comparison_table(task, rows), flush=True)
     if checkpoint:
@@ -96,7 +103,7 @@ def train(task, args):
     return {"rows": rows, "export": exported, "checkpoint": checkpoint, "data": data}
 
 
-def compare(task, data, args, models=None, after_training=None):
+def compare(task, data, args, models=None, after_training=None, strategy=None):
     """Trains and evaluates ``models`` (default all) with the same budget.
 
     Each model is built after seeding with ``args.seed``, trained for
@@ -110,6 +117,9 @@ def compare(task, data, args, models=None, after_training=None):
         models: Model names (default ``task.model_names``).
         after_training: Optional ``(name, model) -> None`` after each
             model's training (checkpoints, exports).
+        strategy: Optional ``tf.distribute.Strategy``: the neural models are
+            built and compiled in its scope and the pipelines sharded by
+            data (see :mod:`scs_keras.distribute`).
 
     Returns:
         Table rows: dicts with ``model``, the task's metrics, ``params``,
@@ -121,12 +131,18 @@ def compare(task, data, args, models=None, after_training=None):
         raise ValueError(f"unknown model(s) {unknown}; {task.name} has "
                          f"{', '.join(task.model_names)}.")
 
+    strategy = strategy or tf.distribute.get_strategy()
+    # Ignored without a strategy; with one, every worker keeps its share of
+    # each global batch of the same pipeline.
+    data.train, data.test = shard_by_data(data.train), shard_by_data(data.test)
+
     def train_fn(name, model):
         if name in task.neural_models:
             _say(args, f"\n== training {name} ({model.count_params():,} parameters) for "
                        f"{args.epochs} epoch(s)")
-            task.compile_model(model, name, data, args)
-            logdir = os.path.join(args.logdir, name) if args.logdir else None
+            with strategy.scope():
+                task.compile_model(model, name, data, args)
+            logdir = _worker_logdir(args.logdir, name)
             history = task.fit(model, name, data, args, logdir=logdir)
             rates = history.history.get("truncation_rate")
             if rates:
@@ -138,7 +154,8 @@ def compare(task, data, args, models=None, after_training=None):
     def build(name):
         def make():
             keras.utils.set_random_seed(args.seed)
-            return task.build_model(name, data, args)
+            with strategy.scope():
+                return task.build_model(name, data, args)
         return make
 
     rows = run_comparison({name: build(name) for name in models}, train_fn,
@@ -153,6 +170,18 @@ def compare(task, data, args, models=None, after_training=None):
             row[f"time_vs_{task.reference_model}"] = round(row["train_s"] / reference, 2)
         row["train_s"] = f"{row['train_s']:.0f}"
     return rows
+
+
+def _worker_logdir(logdir, name):
+    """``<logdir>/<model>``; other workers than the chief log apart, under
+    ``<logdir>/<model>/worker_<index>``, so that they never write the same files."""
+    if not logdir:
+        return None
+    path = os.path.join(logdir, name)
+    if is_chief():
+        return path
+    task = json.loads(os.environ["TF_CONFIG"])["task"]
+    return os.path.join(path, f"{task['type']}_{task.get('index', 0)}")
 
 
 def comparison_table(task, rows):

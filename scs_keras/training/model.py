@@ -3,13 +3,16 @@
 import keras
 import tensorflow as tf
 from keras import tree
+from keras.src.losses.loss import (
+    scale_loss_for_distribution,
+    unscale_loss_for_distribution,
+)
 from keras.src.models.functional import Functional
 from keras.src.models.model import functional_init_arguments
 
 from scs_keras.layers.base import SCSCellBase, SCSRNNBase
 from scs_keras.layers.truncation import RateSource
 from scs_keras.training.schedules import (
-    ASTSGD,
     STSGD,
     OverlapCoherence,
     TruncationSchedule,
@@ -36,6 +39,26 @@ def _select(structure, name, output_names):
     return structure
 
 
+def _all_reduce_sum(values):
+    """Sums scalars over the replicas of the current strategy (no-op without one)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    return context.all_reduce("SUM", values)
+
+
+def _reducible_over_workers(logs):
+    """The step's logs, shaped so that Keras can average them over workers.
+
+    Under ``MultiWorkerMirroredStrategy`` Keras averages every log value over
+    the replicas along axis 0, which scalars do not have; a length-1 vector
+    averages to the mean over the replicas (and logs as a float)."""
+    if not isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+
+
 @keras.saving.register_keras_serializable(package="scs_keras")
 class SCSModel(keras.Model):
     """A ``keras.Model`` that trains SCS networks with stochastic truncation.
@@ -49,7 +72,11 @@ class SCSModel(keras.Model):
             cell keeps its own constant ``truncation_rate``).  The schedule's
             current rate drives every SCS cell of the model, appears as
             ``truncation_rate`` in the ``fit`` logs (History, TensorBoard),
-            and is saved with the model (it is a model variable).
+            and is saved with the model (it is a model variable).  A
+            schedule object other than the last one compiled starts fresh
+            (step 0, its initial rate, ASTSGD's initial loss measured again
+            when not given); compiling again with the same object, or
+            loading a saved model, resumes its state.
         overlap: Optional ``OverlapCoherence(...)``: long sequences are
             trained clip by clip, overlapping, with the recurrent states
             carried from clip to clip and a coherence loss on the overlaps.
@@ -57,6 +84,11 @@ class SCSModel(keras.Model):
             ``[-clip_value, clip_value]``.
         clip_norm: Optional float: rescale the gradients so that their global
             norm is at most ``clip_norm``.
+
+    Under a ``tf.distribute`` strategy (build and compile in its scope) the
+    logged loss, the schedule (computed from the losses of the global batch,
+    identical on every replica) and gradient clipping (of the summed
+    gradient) are those of a single device on the same global batch.
 
     ``ASTSGD`` needs the loss of a head on the spatial-only stream: the
     model must return a dict (or named list) with that head's prediction
@@ -88,19 +120,18 @@ class SCSModel(keras.Model):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Created unconditionally (not in compile) so that a saved model always
-        # has the same variables to load into.
-        self.truncation_rate = keras.Variable(
-            -1.0, dtype="float32", trainable=False, name="truncation_rate"
-        )
-        self.truncation_step = keras.Variable(
-            0, dtype="int64", trainable=False, name="truncation_step"
-        )
-        self.truncation_initial_loss = keras.Variable(
-            0.0, dtype="float32", trainable=False, name="truncation_initial_loss"
-        )
-        self.truncation_warmup_sum = keras.Variable(
-            0.0, dtype="float32", trainable=False, name="truncation_warmup_sum"
-        )
+        # has the same variables to load into.  Under a tf.distribute strategy
+        # they are mirrored; every replica computes the same update from
+        # all-reduced losses, and "only_first_replica" makes that one update
+        # explicit, so the replicas can never drift apart.
+        def state(value, dtype, name):
+            return keras.Variable(value, dtype=dtype, trainable=False, name=name,
+                                  aggregation="only_first_replica")
+
+        self.truncation_rate = state(-1.0, "float32", "truncation_rate")
+        self.truncation_step = state(0, "int64", "truncation_step")
+        self.truncation_initial_loss = state(0.0, "float32", "truncation_initial_loss")
+        self.truncation_warmup_sum = state(0.0, "float32", "truncation_warmup_sum")
         self._truncation = None
         self._overlap = None
         self._clip_value = None
@@ -110,6 +141,9 @@ class SCSModel(keras.Model):
 
     def compile(self, *args, truncation=None, overlap=None, clip_value=None,
                 clip_norm=None, **kwargs):
+        # A schedule object other than the one compiled last starts from its
+        # own initial state; the same object (or a reload, whose saved state
+        # is loaded after compiling) resumes.
         if truncation is not None and not isinstance(truncation, TruncationSchedule):
             raise TypeError(
                 "truncation must be an STSGD or ASTSGD instance (or None); "
@@ -123,6 +157,7 @@ class SCSModel(keras.Model):
             if value is not None:
                 check_float(name, value, minimum=0.0, min_inclusive=False)
         super().compile(*args, **kwargs)
+        fresh = truncation is not None and truncation is not self._truncation
         self._truncation = truncation
         self._overlap = overlap
         self._clip_value = None if clip_value is None else float(clip_value)
@@ -133,16 +168,20 @@ class SCSModel(keras.Model):
             clip_value=self._clip_value,
             clip_norm=self._clip_norm,
         )
-        if truncation is not None:
-            # A fresh schedule starts from its own initial value unless the
-            # model already carries a schedule state (e.g. reloaded).
-            if float(self.truncation_rate.numpy()) < 0:
-                self.truncation_rate.assign(truncation.initial_value())
-            if isinstance(truncation, ASTSGD) and truncation.initial_loss is not None:
-                self.truncation_initial_loss.assign(truncation.initial_loss)
+        if fresh:
+            self._start_schedule(truncation)
         if isinstance(truncation, ASTSGD):
             self._check_astsgd_outputs(truncation)
         self._attach_rate_sources()
+
+    def _start_schedule(self, schedule):
+        """Resets the schedule state: step 0, the schedule's initial rate and
+        (ASTSGD) its given initial loss, or none yet to be measured."""
+        self.truncation_rate.assign(schedule.initial_value())
+        self.truncation_step.assign(0)
+        self.truncation_warmup_sum.assign(0.0)
+        initial_loss = getattr(schedule, "initial_loss", None)
+        self.truncation_initial_loss.assign(0.0 if initial_loss is None else initial_loss)
 
     def _check_astsgd_outputs(self, schedule):
         """Reports missing ASTSGD outputs at compile time when the outputs
@@ -185,6 +224,26 @@ class SCSModel(keras.Model):
 
     # -- training ----------------------------------------------------------
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy Keras averages the first distributed batch over
+        # the replicas only to learn its shapes, which
+        # MultiWorkerMirroredStrategy cannot do with input batches; one
+        # replica's batch has the same shapes.
+        strategy = self._distribute_strategy
+        if strategy is None or iterator is None:
+            return super()._maybe_symbolic_build(iterator, data_batch)
+        for _, _, batches in iterator:
+            batch = tree.map_structure(
+                lambda v: strategy.experimental_local_results(v)[0]
+                if isinstance(v, tf.distribute.DistributedValues) else v,
+                next(batches),
+            )
+            break
+        else:
+            return
+        with strategy.scope():
+            self._symbolic_build(data_batch=batch)
+
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if self._overlap is not None:
@@ -198,8 +257,11 @@ class SCSModel(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
         self._apply(grads)
+        # compute_loss divides by the number of replicas (their gradients are
+        # summed); the logged loss is the per-example mean, as keras.Model's.
         self._loss_tracker.update_state(
-            loss, sample_weight=tf.shape(tree.flatten(x)[0])[0]
+            unscale_loss_for_distribution(loss),
+            sample_weight=tf.shape(tree.flatten(x)[0])[0],
         )
         self._update_truncation(y, y_pred)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
@@ -209,18 +271,30 @@ class SCSModel(keras.Model):
         pairs = [(g, v) for g, v in zip(grads, self.trainable_variables)
                  if g is not None]
         grads = [g for g, _ in pairs]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        clipping = self._clip_value is not None or self._clip_norm is not None
+        if clipping and replicas > 1:
+            # Clip the global gradient, not each replica's share: sum over
+            # replicas first, and hand the optimizer (which sums again)
+            # 1/replicas of the clipped gradient.
+            grads = tf.distribute.get_replica_context().all_reduce("SUM", grads)
         if self._clip_value is not None:
             grads = [tf.clip_by_value(g, -self._clip_value, self._clip_value)
                      for g in grads]
         if self._clip_norm is not None:
             grads, _ = tf.clip_by_global_norm(grads, self._clip_norm)
+        if clipping and replicas > 1:
+            grads = [g / float(replicas) for g in grads]
         self.optimizer.apply_gradients(zip(grads, [v for _, v in pairs]))
 
     def _with_rate(self, logs):
         logs = dict(logs)
         if self._truncation is not None:
             logs["truncation_rate"] = tf.convert_to_tensor(self.truncation_rate)
-        return logs
+        return _reducible_over_workers(logs)
+
+    def test_step(self, data):
+        return _reducible_over_workers(super().test_step(data))
 
     def _update_truncation(self, y, y_pred):
         schedule = self._truncation
@@ -288,9 +362,18 @@ class SCSModel(keras.Model):
             elif isinstance(loss_fn, (list, tuple)):
                 loss_fn = loss_fn[names.index(main_name)]
         loss_fn = keras.losses.get(loss_fn)
-        main_loss = tf.reduce_mean(loss_fn(y_main, pred_main))
-        spatial_loss = tf.reduce_mean(loss_fn(y_main, pred_spatial))
-        return main_loss, spatial_loss
+        batch = tf.cast(tf.shape(pred_main)[0], tf.float32)
+        local = [
+            # A keras Loss divides by the number of replicas; undo that.
+            unscale_loss_for_distribution(
+                tf.cast(tf.reduce_mean(loss_fn(y_main, pred)), tf.float32)
+            ) * batch
+            for pred in (pred_main, pred_spatial)
+        ]
+        # The schedule follows the losses of the global batch, identical on
+        # every replica (and worker): example-weighted means over replicas.
+        total_main, total_spatial, examples = _all_reduce_sum(local + [batch])
+        return total_main / examples, total_spatial / examples
 
     # -- overlap-coherence truncated back-propagation through time --------
 
@@ -353,8 +436,10 @@ class SCSModel(keras.Model):
                     if shared > 0:
                         current = frames[:, :shared]
                         earlier = tf.stop_gradient(prev_frames[:, n - shared:])
-                        loss = loss + settings.coherence_weight * tf.reduce_mean(
-                            tf.square(current - earlier)
+                        # Scaled per replica like compute_loss's losses.
+                        loss = loss + scale_loss_for_distribution(
+                            settings.coherence_weight
+                            * tf.reduce_mean(tf.square(current - earlier))
                         )
                 scaled = self.optimizer.scale_loss(loss)
             grads = tape.gradient(scaled, self.trainable_variables)
@@ -379,7 +464,7 @@ class SCSModel(keras.Model):
         self._apply([g / count for g in accumulated])
         mean_loss = total / count
         self._loss_tracker.update_state(
-            mean_loss, sample_weight=tf.shape(x)[0]
+            unscale_loss_for_distribution(mean_loss), sample_weight=tf.shape(x)[0]
         )
         self._update_truncation(y_clip, y_pred)
         return self._with_rate(self.get_metrics_result())
