@@ -18,7 +18,7 @@ SHARED = ["--data-dir", "--generated-dir", "--model", "--compare", "--epochs", "
 def test_help_lists_every_subcommand_and_task(capsys):
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("demo", "train", "evaluate", "export", "generate", "chains"):
+    for name in ("demo", "train", "evaluate", "export", "generate", "tune", "chains"):
         assert f"  {name} " in out
     for task in TASKS:
         assert task in out
