@@ -8,8 +8,9 @@ Conventions for documentation authors:
   provides tiny stand-in training data (``x`` of shape ``(8, 5, 16)``,
   float32, and integer class labels ``y`` in ``[0, 10)``), matching the
   README's ``keras.Input((None, 16))`` / ``Dense(10)`` example.
-* Blocks that load ``saved_models/precipitation/1`` or
-  ``saved_models/action_recognition/1`` get small stand-in exports with the
+* Blocks that load ``saved_models/precipitation/1``,
+  ``saved_models/action_recognition/1`` or
+  ``saved_models/outline_annotation/1`` get small stand-in exports with the
   same signature names (inputs ``frames``; outputs ``forecast`` and
   ``clip_probabilities``), written by :func:`_stand_in_exports`.
 * A block that is not meant to run starts with a line
@@ -119,6 +120,14 @@ def _stand_in_exports(folder):
                        os.path.join(folder, "saved_models", "action_recognition"),
                        input_name="frames", output_names=["clip_probabilities"],
                        version=1)
+    image = keras.Input((64, 64, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(image)
+    vertices = keras.layers.Reshape((12, 2))(keras.layers.Dense(24)(pooled))
+    count = keras.layers.Lambda(
+        lambda t: keras.ops.cast(keras.ops.sum(t * 0.0, axis=-1) + 3.0, "int32"))(pooled)
+    export_for_serving(keras.Model(image, {"vertices": vertices, "num_vertices": count}),
+                       os.path.join(folder, "saved_models", "outline_annotation"),
+                       input_name="image", version=1)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from keras.src.models.model import functional_init_arguments
 from scs_keras.layers.base import SCSCellBase, SCSRNNBase
 from scs_keras.layers.truncation import RateSource
 from scs_keras.training.schedules import (
+    ASTSGD,
     STSGD,
     OverlapCoherence,
     TruncationSchedule,

@@ -24,7 +24,6 @@ import keras
 import tensorflow as tf
 
 from scs_keras.data.cityscapes import PAD_INDEX
-from scs_keras.tasks.outline_annotation.models import VertexInputMaps
 
 __all__ = ["greedy_decode", "count_vertices", "tokens_to_crop", "GreedyPolygonDecoder"]
 

@@ -234,8 +234,8 @@ def fit_outline_model(model, train_ds, epochs, val_ds=None, logdir=None, crop_si
         images, true = inputs["image"], _true_polygons(targets)
         callbacks.append(GreedyIoULogger(images, true, crop_size or images.shape[1]))
 
-        def render(m):
-            return {"polygons_true_green_predicted_red": render_polygons(m, images, true)}
+        render = lambda m: {  # noqa: E731
+            "polygons_true_green_predicted_red": render_polygons(m, images, true)}
 
     return fit_model(model, train_ds, epochs, logdir=logdir, render_fn=render, verbose=verbose,
                      every_n_epochs=max(1, epochs // 10), callbacks=callbacks)
