@@ -10,14 +10,17 @@ function runs one property on a case and fails with a message naming it:
 * :func:`check_shapes`: eager output shapes equal ``compute_output_shape``
   and the symbolic output of a functional model;
 * :func:`check_config_round_trip`: ``from_config(get_config())`` gives the
-  same config and, with the same weights, the same outputs;
+  same config and, with the same weights, the same outputs; non-default
+  arguments (dropout, seed) are kept;
 * :func:`check_keras_round_trip`: a model holding the layer saved as
   ``.keras`` loads with the same outputs;
 * :func:`check_saved_model_round_trip`: ``tf.saved_model.save`` with a
-  serving signature, ``tf.saved_model.load``, same outputs;
+  serving signature free in batch and length, ``tf.saved_model.load``, same
+  outputs (also for another batch size and length);
 * :func:`check_masking`: the fused layer equals ``keras.layers.RNN(cell)``
-  (Keras' own per-step loop) on masked inputs, outputs and state, and the
-  valid steps equal a run on the sequence with the masked steps removed;
+  (Keras' own per-step loop) on masked inputs, outputs and state, the valid
+  steps equal a run on the sequence with the masked steps removed, and
+  behind ``keras.layers.Masking`` the mask arrives and is passed on;
 * :func:`check_dtype_policy`: output dtype is the policy's compute dtype
   and values are close to float32 with the same weights;
 * :func:`check_training_flag`: without dropout, training and inference give
@@ -210,6 +213,18 @@ def check_config_round_trip(case):
     clone(x)
     copy_weights(layer, clone)
     assert_outputs_close(clone(x), expected, atol=0, rtol=0, what=f"{case} from_config")
+    if case.dropout:
+        check_config_keeps(case, case.dropout)
+
+
+def check_config_keeps(case, overrides):
+    """Non-default arguments are in the config and survive ``from_config``
+    (a config that dropped one would still round-trip to itself)."""
+    obj = _config_owner(case.build(**overrides))
+    for config in (obj.get_config(), type(obj).from_config(obj.get_config()).get_config()):
+        kept = config.get("layer_kwargs", config) if case.masking == "stack" else config
+        for key, value in overrides.items():
+            assert kept.get(key) == value, f"{case}: config has {key}={kept.get(key)}, not {value}"
 
 
 def check_keras_round_trip(case, tmp_path):
