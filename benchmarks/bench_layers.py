@@ -68,6 +68,14 @@ GROUP_SHAPES = {
         dict(batch=2, steps=4, rows=16, cols=16, channels=8,
              widths=[8] * 4, strides=1, kernel=3),
     ),
+    # 6-layer stacks with and without the decoupled streams (modest shapes:
+    # the ratio, not the absolute time, is what is measured).
+    "decoupled": (
+        dict(batch=4, steps=8, rows=16, cols=16, channels=8,
+             widths=[16] * 6, strides=1, kernel=3),
+        dict(batch=2, steps=4, rows=8, cols=8, channels=4,
+             widths=[8] * 6, strides=1, kernel=3),
+    ),
 }
 
 # name -> (group, label, is_baseline)
@@ -84,6 +92,8 @@ CONFIGS = {
     "deep_convlstm": ("deep", "ConvLSTM2D x{n} stack", True),
     "deep_scs": ("deep", "DeepSCS x{n} (residual)", False),
     "deep_scs_recompute": ("deep", "DeepSCS x{n} recompute", False),
+    "deep6_coupled": ("decoupled", "DeepSCS x{n} coupled", True),
+    "deep6_decoupled": ("decoupled", "DeepSCS x{n} decoupled", False),
 }
 
 # (label, numerator, denominator, metric, target or None).  metric is "time"
@@ -117,6 +127,10 @@ RATIOS = [
      "deep_convlstm", "time", None),
     ("DeepSCS recompute / ConvLSTM stack", "deep_scs_recompute",
      "deep_convlstm", "mem", None),
+    # The three streams (coupled, spatial-only, temporal-only) are about
+    # 1.75x the coupled stream's work.
+    ("6-layer decoupled / coupled DeepSCS", "deep6_decoupled",
+     "deep6_coupled", "time", 1.90),
 ]
 
 
@@ -126,8 +140,8 @@ def group_shapes(group, quick):
 
 def config_label(name, quick):
     group, label, _ = CONFIGS[name]
-    if group == "deep":
-        label = label.format(n=len(group_shapes("deep", quick)["widths"]))
+    if group in ("deep", "decoupled"):
+        label = label.format(n=len(group_shapes(group, quick)["widths"]))
     return label
 
 
@@ -135,6 +149,7 @@ def describe_groups(quick):
     c = group_shapes("conv", quick)
     r = group_shapes("rnn", quick)
     d = group_shapes("deep", quick)
+    e = group_shapes("decoupled", quick)
     return {
         "conv": (
             f"input {c['batch']}x{c['steps']}x{c['rows']}x{c['cols']}x"
@@ -154,6 +169,13 @@ def describe_groups(quick):
             f"{d['kernel']}, padding='same'; DeepSCS(residual=True, "
             "batch_norm=False, activation='tanh') vs a plain Sequential of "
             "ConvLSTM2D(return_sequences=True)"
+        ),
+        "decoupled": (
+            f"input {e['batch']}x{e['steps']}x{e['rows']}x{e['cols']}x"
+            f"{e['channels']}; {len(e['widths'])} layers, widths "
+            f"{e['widths']}, {e['kernel']}x{e['kernel']}, padding='same'; "
+            "DeepSCS(residual=True, batch_norm=False) with decoupled=False "
+            "vs decoupled=True (loss: the sum over the three streams)"
         ),
     }
 
@@ -385,6 +407,11 @@ def _build_model(name, quick, keras, seed):
                     f, k, fused=False, seed=seed, **common),
                 "convscs2d_convs": lambda: _convolutions_only(keras, f, k),
             }[name]()]
+        elif group == "decoupled":
+            layers = [DeepSCS(
+                s["widths"], strides=s["strides"], kernel_size=s["kernel"],
+                residual=True, seed=seed, decoupled=name == "deep6_decoupled",
+                layer_kwargs={"padding": "same"})]
         else:  # deep
             if name in ("deep_scs", "deep_scs_recompute"):
                 layers = [DeepSCS(
@@ -402,6 +429,12 @@ def _build_model(name, quick, keras, seed):
                 ]
     model = keras.Sequential([keras.Input(input_shape)] + layers, name=name)
     return model, (batch,) + input_shape
+
+
+def _loss(tf, y):
+    """``mean(square(y))``, summed over the streams of a decoupled stack."""
+    ys = list(y.values()) if isinstance(y, dict) else [y]
+    return tf.add_n([tf.reduce_mean(tf.square(v)) for v in ys])
 
 
 def _timed(fn, arg, n, sync):
@@ -446,8 +479,7 @@ def run_child(name, quick, warmup, reps, breakdown, out_path,
     @tf.function(jit_compile=False)
     def train_step(inputs):
         with tf.GradientTape() as tape:
-            y = model(inputs, training=True)
-            loss = tf.reduce_mean(tf.square(y))
+            loss = _loss(tf, model(inputs, training=True))
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
         return loss
@@ -462,7 +494,9 @@ def run_child(name, quick, warmup, reps, breakdown, out_path,
         label=config_label(name, quick),
         group=CONFIGS[name][0],
         input_shape=list(shape),
-        output_shape=list(model.output_shape),
+        output_shape=list(model.output_shape["output"]
+                          if isinstance(model.output_shape, dict)
+                          else model.output_shape),
         params=int(model.count_params()),
         trace_s=trace_s,
         on_gpu=on_gpu,
@@ -493,12 +527,12 @@ def run_child(name, quick, warmup, reps, breakdown, out_path,
         # memory was measured above, before these run.
         @tf.function(jit_compile=False)
         def forward(inputs):
-            return tf.reduce_mean(tf.square(model(inputs, training=True)))
+            return _loss(tf, model(inputs, training=True))
 
         @tf.function(jit_compile=False)
         def forward_backward(inputs):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(model(inputs, training=True)))
+                loss = _loss(tf, model(inputs, training=True))
             grads = tape.gradient(loss, variables)
             return tf.add_n([tf.reduce_sum(g) for g in grads if g is not None])
 

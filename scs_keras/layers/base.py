@@ -38,6 +38,7 @@ from scs_keras.layers.recurrence import (
     UNROLL_MAX_STEPS,
     UNROLL_WARN_STEPS,
     fused_sequence,
+    fused_temporal_sequence,
     supports_fused_sequence,
     swap_batch_time as _swap_batch_time,
 )
@@ -704,20 +705,84 @@ class SCSRNNBase(keras.layers.RNN):
             ``temporal = relu(z)`` with
             ``z_t = W_x * τ_t + U * ĉ_{t-1} + b_g`` and ``ĉ_t = rec_act(z_t)``,
             max-pooled for strided cells.
+
+        The spatial-only stream is one batched per-frame op.  On the fused
+        path (``fused=True`` and a recurrent activation whose derivative
+        follows from its output) the coupled stream is the layer's own
+        fused computation and the temporal-only stream reuses its time
+        loops and hand-written gradient (``fused_temporal_sequence``);
+        otherwise both recurrences run in one ``tf.scan``.
         """
         if not self.built:
             self.build(tuple(inputs.shape))
         cell = self.cell
         spatial_inputs = inputs if spatial_inputs is None else spatial_inputs
         temporal_inputs = inputs if temporal_inputs is None else temporal_inputs
-        sigma = self._spatial_stream(spatial_inputs)
-        # Time-major, like the fused path: per-frame ops see T*B frames and
-        # the scan needs no transposes of its own.
-        x, tau_in = (
+        if initial_state is None:
+            initial_state = self._carry_in
+        c0 = (None if initial_state is None
+              else cell.to_channels_last(tf.convert_to_tensor(initial_state[0])))
+        # Time-major inside, like the fused path: one transpose in and one
+        # out per stream.
+        x, sigma, tau = (
             _swap_batch_time(cell.to_channels_last_sequence(v))
-            for v in (inputs, temporal_inputs)
+            for v in (inputs, spatial_inputs, temporal_inputs)
         )
+        streams = self._time_major_streams(x, sigma, tau, training, c0)
+        return tuple(cell.from_channels_last_sequence(_swap_batch_time(v))
+                     for v in streams)
+
+    def call_streams_time_major(self, inputs, spatial_inputs, temporal_inputs,
+                                training=False):
+        """:meth:`call_streams` on time-major ``(T, B, ...)`` channels-last
+        streams, for stacks that stay time-major (``DeepSCS``); the layer
+        must be built and :meth:`supports_time_major` true.
+
+        Returns:
+            The time-major ``(output, spatial, temporal)`` sequences.
+        """
+        if not self.supports_time_major():
+            raise ValueError(
+                f"{self.name}: call_streams_time_major needs a fused, "
+                "non-stateful, forward, channels-last layer."
+            )
+        self._check_sequences(inputs, time_axis=0)
+        c0 = (None if self._carry_in is None
+              else tf.convert_to_tensor(self._carry_in[0]))
+        return self._time_major_streams(inputs, spatial_inputs,
+                                        temporal_inputs, training, c0)
+
+    def _time_major_streams(self, x, sigma_in, tau_in, training, c0):
+        """``(h, σ, τ)`` for channels-last, time-major streams; ``c0`` is
+        the coupled stream's initial state or ``None`` (zeros)."""
+        cell = self.cell
+        # The spatial-only stream has no recurrence: one batched op.
+        sigma = cell.spatial_stream(sigma_in)
         zeros = cell.to_channels_last(self.get_initial_state(tf.shape(x)[1])[0])
+        # Only the coupled stream carries state across clips in
+        # overlap-coherence training; the auxiliary pure streams restart
+        # from zeros.
+        c0 = zeros if c0 is None else c0
+        if not (self.fused and supports_fused_sequence(cell)):
+            h, tau, c_last = self._streams_by_scan(x, tau_in, c0, zeros,
+                                                   training)
+        else:
+            # Dropout and truncation act on the coupled stream only.
+            h, c_last = self._time_major_sequence(x, c0, None, training)
+            tau = fused_temporal_sequence(cell, tau_in, zeros,
+                                          unroll=self._unrolls(x.shape[0]))
+        self._carry_out = [cell.from_channels_last(c_last)]
+        return h, sigma, tau
+
+    def _streams_by_scan(self, x, tau_in, c0, zeros, training):
+        """The coupled and temporal-only streams in one ``tf.scan`` with
+        automatic differentiation: the reference path (``fused=False``, or
+        a recurrent activation the fused paths cannot differentiate).
+
+        Returns:
+            ``(h, τ, c_T)``, time-major.
+        """
+        cell = self.cell
         # Dropout, like truncation, acts on the coupled stream only.
         input_mask, recurrent_mask = self._sequence_dropout(x, zeros, training)
         if input_mask is not None:
@@ -726,13 +791,6 @@ class SCSRNNBase(keras.layers.RNN):
         s = cell.spatial_stream(x_spatial)
         z = _per_frame(cell.gate_input_projection, x_gate)
         z_pure = _per_frame(cell.gate_input_projection, tau_in)
-        # Only the coupled stream carries state across clips in
-        # overlap-coherence training; the auxiliary pure streams restart
-        # from zeros.
-        if initial_state is None:
-            initial_state = self._carry_in
-        c0 = (zeros if initial_state is None
-              else cell.to_channels_last(tf.convert_to_tensor(initial_state[0])))
         rec_act = cell.recurrent_activation
 
         def step(carry, elems):
@@ -746,12 +804,9 @@ class SCSRNNBase(keras.layers.RNN):
             return rec_act(z_t + u_c), rec_act(z_hat), z_hat
 
         g, _, z_hat = tf.scan(step, (z, z_pure), initializer=(c0, zeros, zeros))
-        self._carry_out = [cell.from_channels_last(g[-1])]
         h = s * _per_frame(cell.pool_gate, g)
         tau = _per_frame(cell.pool_gate, tf.nn.relu(z_hat))
-        h, tau = (cell.from_channels_last_sequence(_swap_batch_time(v))
-                  for v in (h, tau))
-        return h, sigma, tau
+        return h, tau, g[-1]
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         batch_size, steps = sequences_shape[0], sequences_shape[1]

@@ -280,16 +280,9 @@ class DeepSCS(keras.layers.Layer):
 
     def _run_stack(self, x, training, run_layer):
         """The coupled stream through all layers, norms and shortcuts."""
-        block_input = None
-        for i, layer in enumerate(self.scs_layers):
-            if i % 2 == 0:
-                block_input = x
-            x = run_layer(layer, x)
-            if self.batch_norm:
-                x = self.norms["output"][i](x, training=training)
-            if self.residual and i % 2 == 1:
-                x = x + self._shortcut(block_input, i - 1, "output", training)
-        return x
+        return self._run_streams(
+            {"output": x}, training,
+            lambda layer, xs: (run_layer(layer, xs["output"]),))["output"]
 
     def _call_decoupled(self, inputs, training):
         # A tensor starts all three streams (the first stack of a network); a
@@ -301,14 +294,32 @@ class DeepSCS(keras.layers.Layer):
             xs = {s: inputs[s] for s in STREAMS}
         else:
             xs = {s: inputs for s in STREAMS}
+        if all(layer.supports_time_major() for layer in self.scs_layers):
+            # As in `call`: every op between the layers is per frame, so the
+            # streams stay time-major through the whole stack.
+            xs = self._run_streams(
+                {s: swap_batch_time(v) for s, v in xs.items()}, training,
+                lambda layer, xs: layer.call_streams_time_major(
+                    xs["output"], xs["spatial"], xs["temporal"],
+                    training=training))
+            if self.return_sequences:
+                return {s: swap_batch_time(v) for s, v in xs.items()}
+            return {s: v[-1] for s, v in xs.items()}
+        xs = self._run_streams(xs, training, lambda layer, xs: layer.call_streams(
+            xs["output"], xs["spatial"], xs["temporal"], training=training))
+        if not self.return_sequences:
+            xs = {s: v[:, -1] for s, v in xs.items()}
+        return xs
+
+    def _run_streams(self, xs, training, run_layer):
+        """Streams ``{name: x}`` (in :data:`STREAMS` order) through all
+        layers, norms and shortcuts; ``run_layer(layer, xs)`` returns the
+        layer's outputs for them, in the same order."""
         block_inputs = None
         for i, layer in enumerate(self.scs_layers):
             if i % 2 == 0:
                 block_inputs = dict(xs)
-            h, sigma, tau = layer.call_streams(
-                xs["output"], xs["spatial"], xs["temporal"], training=training
-            )
-            xs = {"output": h, "spatial": sigma, "temporal": tau}
+            xs = dict(zip(xs, run_layer(layer, xs)))
             if self.batch_norm:
                 xs = {s: self.norms[s][i](v, training=training)
                       for s, v in xs.items()}
@@ -317,8 +328,6 @@ class DeepSCS(keras.layers.Layer):
                     s: v + self._shortcut(block_inputs[s], i - 1, s, training)
                     for s, v in xs.items()
                 }
-        if not self.return_sequences:
-            xs = {s: v[:, -1] for s, v in xs.items()}
         return xs
 
     def compute_mask(self, inputs, mask=None):

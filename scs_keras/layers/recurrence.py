@@ -194,6 +194,103 @@ def _recurrent_kernel_gradient(cell, kernel, g, c0, dz, start, stop, zero_start)
     )
 
 
+def _fused_setup(cell, x_gate, c0):
+    """What both fused paths need before their custom gradient: the
+    recurrent activation's gradient from its output, whether ``c0`` is the
+    default all-zero state, and ``U`` in ``x_gate``'s dtype."""
+    rec_act = cell.recurrent_activation
+    rec_gradient = gradient_from_output(rec_act)
+    if rec_gradient is None:
+        raise ValueError(
+            "The fused SCS paths need a recurrent activation whose derivative "
+            f"follows from its output (sigmoid, tanh, relu); received {rec_act}."
+        )
+    kernel = cell._weight(tf.convert_to_tensor(cell.recurrent_kernel), x_gate)
+    # With the default all-zero initial state c_0 adds nothing to dU, and an
+    # unrolled loop's first step needs no recurrent product.
+    return rec_gradient, _is_zeros(c0), kernel
+
+
+def _chunks_for(x, unroll):
+    static_steps = x.shape[0]
+    return (time_chunks(static_steps)
+            if unroll and static_steps is not None else None)
+
+
+def _forward_recurrence(cell, x_gate, c0, kernel, chunks, zero_start,
+                        pre_activation=False):
+    """The states ``g_t = rec_act(z_t + U * g_{t-1})``, ``g_{-1} = c0``,
+    with ``z = W_x * x_gate + b_g`` batched over all frames; with
+    ``pre_activation`` the pre-activations ``z_t + U * g_{t-1}`` instead."""
+    rec_act = cell.recurrent_activation
+    z = [per_frame(cell.gate_input_projection, x)
+         for x in _chunk_slices(x_gate, chunks)]
+
+    def forward(k, i, c):
+        if zero_start and chunks is not None and k == 0 and i == 0:
+            pre = z[0][0]
+        else:
+            pre = z[k][i] + cell.recurrent_projection_with(c, kernel)
+        g = rec_act(pre)
+        return g, (pre if pre_activation else g)
+
+    # Nothing in the forward pass works on chunks of the states.
+    _, (ys,) = time_loop(forward, chunks, tf.shape(x_gate)[0], c0,
+                         x_gate.dtype, by_chunk=False)
+    return ys
+
+
+def _backward_recurrence(cell, kernel, rec_gradient, x_gate, g, c0, chunks,
+                         zero_start, variables, dc_last=None, dg=None,
+                         dpre=None):
+    """The gradients of :func:`_forward_recurrence` given those of its
+    states ``dg`` and of its pre-activations ``dpre`` (either may be
+    ``None``) and of the last state ``dc_last``.
+
+    Backwards in time only ``dz_t`` is propagated; ``dU`` and the gate
+    projection's gradients are batched ops afterwards, per chunk.
+
+    Returns:
+        ``(dx_gate, dc0, dU, [d(variable) or None for variables])``.
+    """
+    recurrent_input_gradient = cell.recurrent_input_gradient_fn(kernel)
+
+    # Slices along the leading axis: views, not copies.
+    g_chunks = _chunk_slices(g, chunks)
+    dg_chunks = None if dg is None else _chunk_slices(dg, chunks)
+    dpre_chunks = None if dpre is None else _chunk_slices(dpre, chunks)
+
+    def backward(k, i, dc):
+        dg_t = dc if dg_chunks is None else dg_chunks[k][i] + dc
+        dz_t = rec_gradient(g_chunks[k][i], dg_t)
+        if dpre_chunks is not None:
+            dz_t = dz_t + dpre_chunks[k][i]
+        return recurrent_input_gradient(dz_t), dz_t
+
+    dc0, dz = time_loop(
+        backward, chunks, tf.shape(g)[0],
+        tf.zeros_like(c0) if dc_last is None else dc_last,
+        g.dtype, reverse=True,
+    )
+    # Per chunk (so that a chunk's work starts while the loop goes on): dU,
+    # and the gate projection's input and weight gradients.
+    bounds = chunks or [(0, None)]
+    dkernel = tf.add_n([
+        _recurrent_kernel_gradient(cell, kernel, g, c0, dz_chunk,
+                                   start, stop, zero_start)
+        for (start, stop), dz_chunk in zip(bounds, dz)
+    ])
+    per_chunk = [
+        _projection_gradients(cell.gate_input_projection, x_chunk,
+                              dz_chunk, variables)
+        for x_chunk, dz_chunk in zip(_chunk_slices(x_gate, chunks), dz)
+    ]
+    dx_gate = _concat([grads[0] for grads in per_chunk])
+    variable_grads = [_sum_gradients(*grads)
+                      for grads in zip(*(g[1:] for g in per_chunk))]
+    return dx_gate, dc0, dkernel, variable_grads
+
+
 def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
                    unroll=False):
     """One SCS layer over a whole time-major sequence.
@@ -221,42 +318,17 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
         states keeps its incoming gradient small: a gradient for all states
         would be a full-size tensor of zeros but for its last step.)
     """
-    rec_act = cell.recurrent_activation
-    rec_gradient = gradient_from_output(rec_act)
-    if rec_gradient is None:
-        raise ValueError(
-            "fused_sequence() needs a recurrent activation whose derivative "
-            f"follows from its output (sigmoid, tanh, relu); received {rec_act}."
-        )
-    # With the default all-zero initial state c_0 adds nothing to dU, and an
-    # unrolled loop's first step needs no recurrent product.
-    zero_start = _is_zeros(c0)
+    rec_gradient, zero_start, kernel = _fused_setup(cell, x_gate, c0)
     act_gradient = gradient_from_output(cell.activation)
     keep_spatial = not recompute_spatial and act_gradient is not None
-    kernel = cell._weight(tf.convert_to_tensor(cell.recurrent_kernel), x_gate)
 
     def gated(s, g):
         return s * per_frame(cell.pool_gate, g)
 
     @tf.custom_gradient
     def run(x_gate, x_spatial, c0, kernel):
-        static_steps = x_gate.shape[0]
-        chunks = (time_chunks(static_steps)
-                  if unroll and static_steps is not None else None)
-        steps = tf.shape(x_gate)[0]
-        z = [per_frame(cell.gate_input_projection, x)
-             for x in _chunk_slices(x_gate, chunks)]
-
-        def forward(k, i, c):
-            if zero_start and chunks is not None and k == 0 and i == 0:
-                g = rec_act(z[0][0])
-            else:
-                g = rec_act(z[k][i] + cell.recurrent_projection_with(c, kernel))
-            return g, g
-
-        # Nothing in the forward pass works on chunks of g.
-        _, (g,) = time_loop(forward, chunks, steps, c0, x_gate.dtype,
-                            by_chunk=False)
+        chunks = _chunks_for(x_gate, unroll)
+        g = _forward_recurrence(cell, x_gate, c0, kernel, chunks, zero_start)
         s = cell.spatial_stream(x_spatial)
         h = gated(s, g)
         # What the backward pass holds on to: x (the projections' weight
@@ -293,42 +365,70 @@ def fused_sequence(cell, x_gate, x_spatial, c0, recompute_spatial=False,
                     variables,
                 )
             del tape
-
-            # The recurrence, backwards in time: only dz_t is propagated.
-            recurrent_input_gradient = cell.recurrent_input_gradient_fn(kernel)
-
-            # Slices along the leading axis: views, not copies.
-            g_chunks, dg_chunks = _chunk_slices(g, chunks), _chunk_slices(dg, chunks)
-
-            def backward(k, i, dc):
-                dz_t = rec_gradient(g_chunks[k][i], dg_chunks[k][i] + dc)
-                return recurrent_input_gradient(dz_t), dz_t
-
-            dc0, dz = time_loop(
-                backward, chunks, steps,
-                tf.zeros_like(c0) if dc_last is None else dc_last,
-                g.dtype, reverse=True,
+            dx_gate, dc0, dkernel, gate_grads = _backward_recurrence(
+                cell, kernel, rec_gradient, x_gate, g, c0, chunks, zero_start,
+                variables, dc_last=dc_last, dg=dg,
             )
-            # Per chunk (so that a chunk's work starts while the loop goes
-            # on): dU, and the gate projection's input and weight gradients.
-            bounds = chunks or [(0, None)]
-            dkernel = tf.add_n([
-                _recurrent_kernel_gradient(cell, kernel, g, c0, dz_chunk,
-                                           start, stop, zero_start)
-                for (start, stop), dz_chunk in zip(bounds, dz)
-            ])
-            per_chunk = [
-                _projection_gradients(cell.gate_input_projection, x_chunk,
-                                      dz_chunk, variables)
-                for x_chunk, dz_chunk in zip(_chunk_slices(x_gate, chunks), dz)
-            ]
-            dx_gate = _concat([grads[0] for grads in per_chunk])
-            variable_grads = [
-                _sum_gradients(*grads)
-                for grads in zip(spatial_grads[1:], *(g[1:] for g in per_chunk))
-            ]
+            variable_grads = [_sum_gradients(a, b)
+                              for a, b in zip(spatial_grads[1:], gate_grads)]
             return (dx_gate, spatial_grads[0], dc0, dkernel), variable_grads
 
         return (h, g[-1]), grad
 
     return run(x_gate, x_spatial, c0, kernel)
+
+
+def fused_temporal_sequence(cell, x, c0, unroll=False):
+    """The temporal-only stream of an SCS layer over a whole time-major
+    sequence, with a hand-written gradient.
+
+    ``pool(relu(p_t))`` with ``p_t = W_x * x_t + b_g + U * ĉ_{t-1}`` and
+    ``ĉ_t = rec_act(p_t)``, ``ĉ_{-1} = c0``: the gate recurrence of
+    :func:`fused_sequence` fed its own input, read before its activation,
+    with no spatial factor.  Forward and backward loops are those of
+    :func:`fused_sequence`; the backward pass adds the output's share
+    ``relu'(p_t) ⊙ d(relu(p_t))`` to each step's ``dp_t``.  It keeps the
+    input, the states and ``relu(p)``.
+
+    Args:
+        cell: The SCS cell.
+        x: ``(T, B, ...)`` channels-last input of the temporal-only stream.
+        c0: Initial state ``(B, ...)`` (the streams start from zeros).
+        unroll: Unroll the time loops (see :func:`fused_sequence`).
+
+    Returns:
+        The stream ``(T, B, ...)``, at the cell's output resolution.
+    """
+    rec_gradient, zero_start, kernel = _fused_setup(cell, x, c0)
+    rec_act = cell.recurrent_activation
+
+    @tf.custom_gradient
+    def run(x, c0, kernel):
+        chunks = _chunks_for(x, unroll)
+        pre = _forward_recurrence(cell, x, c0, kernel, chunks, zero_start,
+                                  pre_activation=True)
+        # The loop computed rec_act(pre) already; recomputing it batched
+        # gives the same values without a second stacked loop output.
+        g = rec_act(pre)
+        r = tf.nn.relu(pre)
+        tau = per_frame(cell.pool_gate, r)
+
+        def grad(dtau, variables=None):
+            with tf.control_dependencies([dtau]):
+                return _backward(dtau, list(variables or []))
+
+        def _backward(dtau, variables):
+            with tf.GradientTape() as tape:
+                tape.watch(r)
+                pooled = per_frame(cell.pool_gate, r)
+            dr = tape.gradient(pooled, r, output_gradients=dtau)
+            dpre = tf.raw_ops.ReluGrad(gradients=dr, features=r)
+            dx, dc0, dkernel, variable_grads = _backward_recurrence(
+                cell, kernel, rec_gradient, x, g, c0, chunks, zero_start,
+                variables, dpre=dpre,
+            )
+            return (dx, dc0, dkernel), variable_grads
+
+        return tau, grad
+
+    return run(x, c0, kernel)
