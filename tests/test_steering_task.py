@@ -247,7 +247,7 @@ def test_routes_split_by_name_with_conditions(routes):
 def test_short_run_lowers_the_loss_and_the_export_reloads(routes, tmp_path, capsys):
     task = get_task("steering")
     args = parse_task_args("train", task, [
-        "--data-dir", routes, "--model", "scs", "--epochs", "3", "--batch-size", "8",
+        "--data-dir", routes, "--model", "scs", "--epochs", "8", "--batch-size", "8",
         "--learning-rate", "1e-2", "--length", "4", "--image-size", f"{H},{W}",
         "--widths", "4,8", "--hidden", "8", "--thresholds", "2,5", "--verbose", "0"])
     data = task.load_data(args)
@@ -256,8 +256,9 @@ def test_short_run_lowers_the_loss_and_the_export_reloads(routes, tmp_path, caps
     task.compile_model(model, "scs", data, args)
     assert model._truncation.threshold == pytest.approx(data.info["angle_std"] ** 2)
     history = task.fit(model, "scs", data, args).history
-    assert history["angle_loss"][-1] < history["angle_loss"][0]
-    assert len(history["truncation_rate"]) == 3
+    # Flat for the first epochs, then well down (45 -> 6 in two seeds tried).
+    assert history["angle_loss"][-1] < 0.5 * history["angle_loss"][0], history["angle_loss"]
+    assert len(history["truncation_rate"]) == 8
     scores = task.evaluate(model, data, args)
     assert list(task.table_columns) == ["accuracy_2deg", "accuracy_5deg", "mae", "rmse"]
     assert set(task.table_columns) <= set(scores)
