@@ -180,3 +180,11 @@ def test_console_script_is_installed_and_quiet():
     assert done.returncode == 0, done.stderr[-2000:]
     assert "subcommands:" in done.stdout
     assert "PredictCost" not in done.stderr and "cpu_feature_guard" not in done.stderr
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_generate_flags_parse_for_every_task(task, tmp_path):
+    # `generate` has no shared training flags: each task's own checks must
+    # still work on what it gets.
+    args = cli.parse_task_args("generate", get_task(task), ["--out", str(tmp_path), "--seed", "3"])
+    assert args.out == str(tmp_path) and args.seed == 3
