@@ -1,9 +1,6 @@
 """Action recognition task: model shapes, clip-score loss, flow targets, CLI, end to end."""
 
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -34,6 +31,7 @@ from scs_keras.tasks.action_recognition.training import (
     evaluate_action_model,
     render_predictions,
 )
+from tests.serving import serve_in_subprocess
 
 SMALL = dict(widths=(4, 8), stem_kernel=3, stem_stride=1)
 RNG = np.random.default_rng(7)
@@ -295,13 +293,7 @@ def test_end_to_end_training_loss_falls_and_export_reloads(tmp_path):
 
     path = export_action_model(model, 6, 16, str(tmp_path / "saved" / "action"))
     assert path.endswith(os.path.join("action", "1"))
-    np.save(tmp_path / "x.npy", frames)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", SERVE_SCRIPT, path, str(tmp_path / "x.npy")],
-                            capture_output=True, text=True, env=env, cwd=str(tmp_path),
-                            timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
+    served = serve_in_subprocess(SERVE_SCRIPT, path, frames, tmp_path)
     assert served["input_shape"] == [None, 6, 16, 16, 3]  # batched: any batch size
     expected = serving_model(model)(frames)
     for key in ("frame_probabilities", "clip_probabilities"):

@@ -1,9 +1,6 @@
 """Outline annotation task: shapes, losses vs NumPy, vertex maps, greedy decoding, end to end."""
 
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -22,6 +19,7 @@ from scs_keras.tasks.outline_annotation.training import (FirstVertexLoss, Vertex
                                                          compile_outline_model,
                                                          evaluate_outline_model,
                                                          render_polygons)
+from tests.serving import serve_in_subprocess
 
 RNG = np.random.default_rng(3)
 
@@ -231,13 +229,7 @@ def test_end_to_end_training_loss_falls_and_export_reloads(tmp_path):
 
     path = export_outline_model(model, str(tmp_path / "saved" / "outline"))
     assert path.endswith(os.path.join("outline", "1"))
-    np.save(tmp_path / "x.npy", images)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", SERVE_SCRIPT, path, str(tmp_path / "x.npy")],
-                            capture_output=True, text=True, env=env, cwd=str(tmp_path),
-                            timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
+    served = serve_in_subprocess(SERVE_SCRIPT, path, images, tmp_path)
     assert served["input_shape"] == [None, 32, 32, 3]  # batched: any batch size
     assert served["dtypes"] == {"vertices": "float32", "num_vertices": "int32"}
     assert np.asarray(served["vertices"]).shape == (3, 8, 2)
