@@ -172,7 +172,7 @@ def parse_task_args(command, task, argv):
                 and args.model not in task.neural_models:
             parser.error(f"--export needs a neural model ({', '.join(task.neural_models)}); "
                          f"--model is {args.model}")
-        if command in ("export",) and not args.checkpoint:
+        if command == "export" and not args.checkpoint:
             parser.error("export needs --checkpoint FILE.keras (written by train --checkpoint)")
     task.check_arguments(args, parser.error)
     if command == "demo":

@@ -17,7 +17,7 @@ from scs_keras.tasks.precipitation import data as D
 from scs_keras.tasks.precipitation import export as E
 from scs_keras.tasks.precipitation import models as M
 from scs_keras.tasks.precipitation import training as TR
-from scs_keras.tasks.training import fixed_sample
+from scs_keras.tasks.training import compile_model, fixed_sample, make_truncation
 
 N, T_OUT, SIZE, WIDTHS = 3, 2, 16, (4, 8)
 
@@ -162,6 +162,10 @@ def test_compile_forecaster_checks_its_arguments():
     # so the truncation flags do not apply to it.
     TR.compile_forecaster(lstm, truncation="stsgd")
     assert lstm.optimizer.global_clipnorm == 1.0
+    assert make_truncation("astsgd", 0.5, model=lstm) is None  # no θ needed either
+    # The library call itself still refuses a schedule for a model without SCS cells.
+    with pytest.raises(ValueError, match="no SCS cells"):
+        compile_model(lstm, "mse", 1e-3, truncation=sk.STSGD(0.5))
     TR.compile_forecaster(scs, threshold=0.1)
     assert isinstance(scs._truncation, sk.ASTSGD)
     assert scs._truncation.threshold == pytest.approx(0.1)

@@ -30,8 +30,12 @@ TRUNCATIONS = ("astsgd", "stsgd", "none")
 
 
 def make_truncation(kind, rate=0.5, threshold=None, main_output=None,
-                    spatial_output="spatial", warmup_steps=10):
+                    spatial_output="spatial", warmup_steps=10, model=None):
     """The truncation schedule named on the command line.
+
+    The command line's flags are the same for every model of a task, so for
+    a ``model`` without SCS cells (a baseline) the answer is ``None``: the
+    truncation flags do not apply to it.
 
     Args:
         kind: ``"astsgd"`` (adaptive: ``q0 = rate``, threshold ``θ``, initial
@@ -46,9 +50,11 @@ def make_truncation(kind, rate=0.5, threshold=None, main_output=None,
             non-spatial output).
         spatial_output: Name of the spatial-only (T¹) head's output.
         warmup_steps: ASTSGD warm-up steps.
+        model: Optional model the schedule is for.
 
     Returns:
-        An ``ASTSGD``/``STSGD`` instance, or ``None``.
+        An ``ASTSGD``/``STSGD`` instance, or ``None`` (also for a ``model``
+        that is not an ``SCSModel``).
 
     Raises:
         ValueError: an unknown ``kind``, or ``"astsgd"`` without ``threshold``.
@@ -58,6 +64,8 @@ def make_truncation(kind, rate=0.5, threshold=None, main_output=None,
     >>> make_truncation("stsgd", 0.25).initial_rate
     0.25
     """
+    if model is not None and not isinstance(model, SCSModel):
+        return None
     if kind is None or isinstance(kind, TruncationSchedule):
         return kind
     one_of("truncation", kind, TRUNCATIONS)
@@ -110,9 +118,7 @@ def compile_model(model, loss, learning_rate, loss_weights=None, metrics=None,
     if overlap is not None:
         raise ValueError(f"Overlap-coherence training needs an SCS model; {model.name!r} "
                          "has no SCS cells.")
-    if truncation is not None and not (isinstance(truncation, STSGD)
-                                       and truncation.initial_rate == 0.0
-                                       and truncation.final_rate is None):
+    if truncation is not None:
         raise ValueError(f"Model {model.name!r} has no SCS cells: stochastic truncation "
                          "does not apply to it.")
     # Same clipping as SCSModel's clip_norm: of the global gradient norm.

@@ -67,7 +67,6 @@ class ActionRecognitionTask(Task):
     table_columns = training.TABLE_COLUMNS
     export_input_name = export.INPUT_NAME
     export_output_names = export.OUTPUT_NAMES
-    supports_depth = True
 
     # -- flags ----------------------------------------------------------
 

@@ -160,9 +160,9 @@ def compile_action_model(
             TopKAccuracy(min(5, num_classes), name="top5"),
             MeanAveragePrecision(num_classes, max_samples=16384, name="mAP"),
         ]}
+    truncation = make_truncation(truncation, truncation_rate, threshold, main_output="frames",
+                                 spatial_output="spatial", model=model)
     if isinstance(model, SCSModel):
-        truncation = make_truncation(truncation, truncation_rate, threshold,
-                                     main_output="frames", spatial_output="spatial")
         if isinstance(truncation, ASTSGD) and truncation.main_output is None:
             # The first non-"spatial" output would be "clip", which has no loss.
             truncation = ASTSGD(**{**truncation.get_config(), "main_output": "frames"})
@@ -176,8 +176,6 @@ def compile_action_model(
                 overlap = OverlapCoherence(
                     overlap.clip_length, overlap.overlap, overlap.coherence_weight,
                     output="frame_probs", per_step_targets=False)
-    else:
-        truncation = None
     return compile_model(model, losses, learning_rate, loss_weights=weights,
                          metrics=metric_dict, truncation=truncation, overlap=overlap,
                          clip_norm=clip_norm)

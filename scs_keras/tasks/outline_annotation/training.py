@@ -102,13 +102,10 @@ def compile_outline_model(model, learning_rate=1e-3, truncation="stsgd", truncat
     Returns:
         ``model``, compiled.
     """
-    if isinstance(model, SCSModel):
-        if truncation == "astsgd":
-            raise ValueError("the outline models have no spatial-only head for ASTSGD; "
-                             "use --truncation stsgd or none.")
-        truncation = make_truncation(truncation, truncation_rate)
-    else:
-        truncation = None
+    if isinstance(model, SCSModel) and truncation == "astsgd":
+        raise ValueError("the outline models have no spatial-only head for ASTSGD; "
+                         "use --truncation stsgd or none.")
+    truncation = make_truncation(truncation, truncation_rate, model=model)
     return compile_model(model, {FIRST_VERTEX: FirstVertexLoss(), VERTICES: VertexSequenceLoss()},
                          learning_rate, loss_weights={FIRST_VERTEX: float(first_vertex_weight),
                                                       VERTICES: 1.0},

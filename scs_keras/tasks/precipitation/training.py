@@ -25,7 +25,6 @@ from scs_keras.tasks.comparison import format_table
 from scs_keras.tasks.precipitation.data import with_output_names
 from scs_keras.tasks.precipitation.models import FORECAST, SPATIAL, forecast_only
 from scs_keras.tasks.training import compile_model, fit_model, fixed_sample, make_truncation
-from scs_keras.training import SCSModel
 from scs_keras.utils.validation import check_float
 
 __all__ = ["TABLE_THRESHOLDS", "TABLE_COLUMNS", "DEFAULT_RAIN_THRESHOLDS",
@@ -230,12 +229,8 @@ def compile_forecaster(model, learning_rate=2e-3, loss=None, truncation="astsgd"
     """
     loss = loss or NowcastingLoss()
     names = list(model.output.keys())
-    if isinstance(model, SCSModel):
-        truncation = make_truncation(truncation, truncation_rate, threshold,
-                                     main_output=FORECAST, spatial_output=SPATIAL,
-                                     warmup_steps=warmup_steps)
-    else:
-        truncation = None
+    truncation = make_truncation(truncation, truncation_rate, threshold, main_output=FORECAST,
+                                 spatial_output=SPATIAL, warmup_steps=warmup_steps, model=model)
     spatial_loss_weight = check_float("spatial_loss_weight", spatial_loss_weight, 0.0)
     loss_weights = {n: (spatial_loss_weight if n == SPATIAL else 1.0) for n in names}
     return compile_model(model, {n: loss for n in names}, learning_rate,

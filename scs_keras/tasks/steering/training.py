@@ -27,7 +27,6 @@ from scs_keras.metrics.steering import (
 from scs_keras.tasks.steering.data import model_targets
 from scs_keras.tasks.steering.models import ANGLE, SPATIAL, TEMPORAL
 from scs_keras.tasks.training import compile_model, fit_model, fixed_sample, make_truncation
-from scs_keras.training import SCSModel
 from scs_keras.utils.optional import optional_import
 
 __all__ = ["table_columns", "mean_prediction_loss", "compile_steering_model",
@@ -72,10 +71,8 @@ def compile_steering_model(model, learning_rate=1e-3, truncation="astsgd", trunc
     names = list(model.output_names)
     weights = {ANGLE: 1.0, SPATIAL: float(spatial_weight), TEMPORAL: float(temporal_weight)}
     losses = {n: keras.losses.MeanSquaredError(name=f"{n}_mse") for n in names}
-    schedule = None
-    if isinstance(model, SCSModel):
-        schedule = make_truncation(truncation, truncation_rate, threshold, main_output=ANGLE,
-                                   spatial_output=SPATIAL)
+    schedule = make_truncation(truncation, truncation_rate, threshold, main_output=ANGLE,
+                               spatial_output=SPATIAL, model=model)
     return compile_model(model, losses, learning_rate,
                          loss_weights={n: weights[n] for n in names},
                          metrics={ANGLE: steering_metrics(thresholds)}, truncation=schedule,
