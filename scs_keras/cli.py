@@ -8,6 +8,7 @@
     scs-keras export <task> --checkpoint F      # its SavedModel
     scs-keras generate <task> --out DIR         # synthetic data, real format
     scs-keras tune <task> --trials N            # keras-tuner search, HParams logs
+    scs-keras study <task> --depths 2,4,6       # the models at several depths
     scs-keras chains --layers L --steps T       # expected intact chains
 
 Every task takes the same shared flags (``--data-dir``, ``--generated-dir``,
@@ -34,9 +35,10 @@ SUBCOMMANDS = {
     "export": "write the versioned SavedModel of a saved model (--checkpoint)",
     "generate": "write a task's synthetic data set in the real on-disk format",
     "tune": "search the SCS model's hyperparameters with keras-tuner (HParams logs)",
+    "study": "the depth study: the neural models at several --depth values, one table",
     "chains": "print the expected intact back-propagation chains of a deep SCS stack",
 }
-TASK_COMMANDS = ("train", "evaluate", "export", "generate", "tune")
+TASK_COMMANDS = ("train", "evaluate", "export", "generate", "tune", "study")
 
 
 def _tasks():
@@ -142,8 +144,29 @@ def task_parser(command, task):
         add_shared_arguments(p, task, command)
     if command == "tune":
         _add_tune_arguments(p)
+    if command == "study":
+        _add_study_arguments(p, task)
     task.add_arguments(p)
     return p
+
+
+def _int_list(text):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
+            from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _add_study_arguments(parser, task):
+    g = parser.add_argument_group("depth study (scs-keras study)")
+    g.add_argument("--depths", type=_int_list, default=[2, 4, 6, 8, 10],
+                   help="comma-separated --depth values")
+    g.add_argument("--models", default=",".join(task.neural_models),
+                   help="comma-separated neural models to train at every depth")
 
 
 def _add_tune_arguments(parser):
@@ -174,6 +197,14 @@ def parse_task_args(command, task, argv):
                          f"--model is {args.model}")
         if command == "export" and not args.checkpoint:
             parser.error("export needs --checkpoint FILE.keras (written by train --checkpoint)")
+        if command == "study":
+            if not hasattr(args, "depth"):
+                parser.error(f"{task.name} has no --depth flag: it has no depth study")
+            args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+            bad = [m for m in args.models if m not in task.neural_models]
+            if bad or not args.models:
+                parser.error(f"--models must name neural models of {task.name} "
+                             f"({', '.join(task.neural_models)}); got {bad or 'none'}")
     task.check_arguments(args, parser.error)
     if command == "demo":
         args.compare, args.export = True, args.export or task.default_export_dir
@@ -222,7 +253,8 @@ def main(argv=None):
             return tuning.tune(task_, args_, argv=rest)
     else:
         run = {"demo": runner.train, "train": runner.train, "evaluate": runner.evaluate,
-               "export": runner.export, "generate": runner.generate}[command]
+               "export": runner.export, "generate": runner.generate,
+               "study": runner.depth_study}[command]
     from scs_keras.data.contract import DataError
 
     try:

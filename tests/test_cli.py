@@ -18,7 +18,7 @@ SHARED = ["--data-dir", "--generated-dir", "--model", "--compare", "--epochs", "
 def test_help_lists_every_subcommand_and_task(capsys):
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("demo", "train", "evaluate", "export", "generate", "tune", "chains"):
+    for name in ("demo", "train", "evaluate", "export", "generate", "tune", "study", "chains"):
         assert f"  {name} " in out
     for task in TASKS:
         assert task in out
@@ -70,6 +70,10 @@ def test_other_subcommands_have_help(argv, capsys):
     (["train", "action-recognition", "--stem", "7"], "--stem takes"),
     (["train", "action-recognition", "--widths", "16,x"], "--widths"),
     (["train", "action-recognition", "--truncation", "astsgd", "--no-aux"], "T¹ head"),
+    (["study", "steering"], "has no --depth flag"),
+    (["study", "precipitation", "--models", "scs,persistence"], "--models must name neural"),
+    (["study", "precipitation", "--depths", "2,0"], "positive integers"),
+    (["train", "precipitation", "--depth", "0"], "--depth must be >= 1"),
 ])
 def test_bad_flags_are_one_line_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as info:

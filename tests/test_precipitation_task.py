@@ -64,6 +64,65 @@ def test_builders_shapes_and_equal_depth_and_width():
     assert predictor.output_shape == (None, T_OUT, SIZE, SIZE, 1)
 
 
+def test_deep_topology_keeps_the_resolution_and_adds_layers_not_levels():
+    depth = 3
+    scs = M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=depth,
+                                 next_frame_head=True)
+    lstm = M.build_convlstm_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=depth)
+    for model in (scs, lstm):
+        for role in ("encoder", "forecaster"):
+            layers = recurrent_layers(model, role)
+            assert len(layers) == depth
+            # Every recurrent layer has the last width and no stride: the
+            # CNN encoder did the downsampling.
+            assert {layer.filters for layer in layers} == {WIDTHS[-1]}
+            assert {tuple(layer.get_config()["strides"]) for layer in layers} == {(1, 1)}
+        stem = [layer for layer in model.layers if layer.name.startswith("stem_")]
+        assert len(stem) == len(WIDTHS)
+    assert sorted(scs.output) == ["forecast", "next_frame", "spatial"]
+    assert tuple(scs.output["forecast"].shape) == (None, T_OUT, SIZE, SIZE, 1)
+    assert tuple(scs.output["next_frame"].shape) == (None, N - 1, SIZE, SIZE, 1)
+    # One more layer adds exactly two recurrent layers' weights (encoder and
+    # forecaster twins); the stem and decoder are unchanged.
+    deeper = M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=depth + 1,
+                                    next_frame_head=True)
+    per_layer = recurrent_layers(scs, "encoder")[0].count_params()
+    assert deeper.count_params() - scs.count_params() == 2 * per_layer
+    x = np.random.default_rng(2).random((2, N, SIZE, SIZE, 1)).astype("float32")
+    out = scs(x)
+    np.testing.assert_allclose(out["spatial"][:, 0], out["spatial"][:, -1])
+    with pytest.raises(ValueError, match="depth"):
+        M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=0)
+
+
+def test_deep_topology_has_residual_shortcuts():
+    # With every recurrent layer's output zeroed, a residual stack passes the
+    # CNN encoder's features through unchanged; the forecast then equals the
+    # same model's with depth 1 and its layer zeroed too.
+    def zeroed(depth):
+        model = M.build_convlstm_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=depth)
+        for layer in recurrent_layers(model, "encoder") + recurrent_layers(model, "forecaster"):
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+        return model
+    shallow, deep = zeroed(1), zeroed(4)
+    # The CNN encoder and decoder (the layers both have) get the same weights.
+    for layer in shallow.layers:
+        if layer.weights and not layer.name.startswith(("encoder_", "forecaster_")):
+            deep.get_layer(layer.name).set_weights(layer.get_weights())
+    x = np.random.default_rng(3).random((2, N, SIZE, SIZE, 1)).astype("float32")
+    np.testing.assert_allclose(deep(x)["forecast"], shallow(x)["forecast"], atol=1e-6)
+
+
+def test_equal_parameter_convlstm():
+    widths, (scs_params, lstm_params) = M.equal_parameter_widths(WIDTHS)
+    assert all(a < b for a, b in zip(widths, WIDTHS))
+    assert abs(lstm_params - scs_params) / scs_params < 0.1
+    scs = M.build_model("scs", N, T_OUT, SIZE, widths=WIDTHS)
+    eq = M.build_model("convlstm_eq_params", N, T_OUT, SIZE, widths=WIDTHS)
+    assert scs.count_params() == scs_params and eq.count_params() == lstm_params
+    assert [layer.filters for layer in recurrent_layers(eq, "encoder")] == list(widths)
+
+
 def test_forecast_depends_on_the_whole_history():
     model = M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS, output_bias=0.0)
     x = np.random.default_rng(1).random((2, N, SIZE, SIZE, 1)).astype("float32")
@@ -257,3 +316,29 @@ def test_hdf5_data_and_the_command_line_baselines(tmp_path, capsys):
     h5 = [f for f in os.listdir(tmp_path / "gen" / os.listdir(tmp_path / "gen")[0])
           if f.endswith(".h5")]
     assert sorted(h5) == ["test.h5", "train.h5"]
+
+
+@pytest.mark.slow
+def test_depth_study_command_prints_one_table_over_depths(tiny_data, tmp_path, capsys):
+    argv = ["study", "precipitation", "--generated-dir", str(tmp_path / "gen"),
+            "--depths", "1,2", "--models", "scs,convlstm", "--epochs", "1",
+            "--image-size", str(SIZE), "--widths", ",".join(map(str, WIDTHS)),
+            "--input-frames", str(N), "--target-frames", str(T_OUT), "--train-events", "2",
+            "--test-events", "1", "--frames-per-event", "8", "--stride", "2",
+            "--batch-size", "8", "--verbose", "0"]
+    assert cli_main(argv) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("Depth study"):].strip().splitlines()
+    header = [c.strip() for c in table[2].strip("|").split("|")]
+    assert header[:3] == ["depth", "model", "mse"] and header[-1] == "time_vs_convlstm"
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[4:]]
+    assert [(r[0], r[1]) for r in rows] == [("1", "scs"), ("1", "convlstm"),
+                                            ("2", "scs"), ("2", "convlstm")]
+    params = {(r[0], r[1]): int(r[header.index("params")]) for r in rows}
+    # Each added depth adds an encoder and a forecaster layer's weights.
+    for model, builder in (("scs", M.build_scs_forecaster),
+                           ("convlstm", M.build_convlstm_forecaster)):
+        for depth in (1, 2):
+            expected = builder(N, T_OUT, SIZE, widths=WIDTHS, depth=depth,
+                               next_frame_head=True).count_params()
+            assert params[(str(depth), model)] == expected

@@ -10,6 +10,8 @@ do the same steps whatever the task:
 * :func:`compare` - every model of the task with the same data, epochs and
   seed, as table rows (:func:`comparison_table`), with each model's training
   time relative to the reference baseline (ConvLSTM of the same size);
+* :func:`depth_study` - :func:`compare` at several ``--depth`` values, one
+  table;
 * :func:`evaluate`, :func:`export` - from a ``.keras`` checkpoint;
 * :func:`generate` - the task's synthetic data set on disk.
 """
@@ -27,7 +29,7 @@ import tensorflow as tf
 from scs_keras.distribute import is_chief, make_strategy, shard_by_data
 from scs_keras.tasks.comparison import format_table, run_comparison
 
-__all__ = ["train", "compare", "comparison_table", "evaluate", "export",
+__all__ = ["train", "compare", "comparison_table", "depth_study", "evaluate", "export",
            "export_and_check", "generate", "load_checkpoint"]
 
 
@@ -172,6 +174,30 @@ def compare(task, data, args, models=None, after_training=None, strategy=None):
     return rows
 
 
+def depth_study(task, args):
+    """``scs-keras study <task>``: :func:`compare` of ``args.models`` at
+    every depth of ``args.depths`` (the task's ``--depth`` flag), with the
+    same data, epochs and seed; each depth's table is printed as it ends,
+    then the whole table.
+
+    Returns:
+        The rows, each with a ``depth`` column.
+    """
+    data = task.load_data(args)
+    _say(args, data.description)
+    rows = []
+    for depth in args.depths:
+        args.depth = depth
+        _say(args, f"\n==== depth {depth}")
+        depth_rows = [{"depth": depth, **row}
+                      for row in compare(task, data, args, models=args.models)]
+        _say(args, "\n" + comparison_table(task, depth_rows))
+        rows.extend(depth_rows)
+    print(f"\nDepth study ({task.name}; {', '.join(args.models)}; {args.epochs} epochs, "
+          f"seed {args.seed}):\n\n" + comparison_table(task, rows), flush=True)
+    return rows
+
+
 def _worker_logdir(logdir, name):
     """``<logdir>/<model>``; other workers than the chief log apart, under
     ``<logdir>/<model>/worker_<index>``, so that they never write the same files."""
@@ -188,6 +214,8 @@ def comparison_table(task, rows):
     """The Markdown table of :func:`compare` rows, in the task's column order."""
     ratio = f"time_vs_{task.reference_model}"
     columns = ["model"] + list(task.table_columns) + ["params", "train_s"]
+    if any("depth" in r for r in rows):
+        columns.insert(0, "depth")
     if any(ratio in r for r in rows):
         columns.append(ratio)
     return format_table(rows, columns, floatfmt="{:.4g}")

@@ -61,6 +61,7 @@ import keras
 
 from scs_keras.layers.conv_scs import ConvSCS2D
 from scs_keras.layers.frames import DropLastFrame, FrameWise, RepeatLastFrame
+from scs_keras.tasks.sizing import widths_for_parameter_count
 from scs_keras.training import SCSModel
 from scs_keras.utils.validation import image_hw, int_sequence, one_of, positive_int
 
@@ -128,12 +129,14 @@ class _Decoder:
 
 
 def _check_common(input_frames, target_frames, image_size, widths, strides, kernel_size,
-                  next_frame_head=False):
+                  next_frame_head=False, depth=None):
     input_frames = positive_int("input_frames", input_frames)
     if next_frame_head and input_frames < 2:
         raise ValueError(f"next_frame_head needs input_frames >= 2; received {input_frames}.")
     target_frames = positive_int("target_frames", target_frames)
-    return (input_frames, target_frames) + _topology(image_size, widths, strides, kernel_size)
+    depth = None if depth is None else positive_int("depth", depth)
+    return (input_frames, target_frames, depth) + _topology(image_size, widths, strides,
+                                                            kernel_size)
 
 
 def _centering():
@@ -150,7 +153,66 @@ def _centering():
     return keras.layers.Rescaling(2.0, offset=-1.0, name="centre")
 
 
-def _encoder_forecaster(inputs, target_frames, encoders, forecasters, decoder,
+class _Topology:
+    """Which layers see what: the shared wiring of every step and stream.
+
+    * **Pyramid** (``depth=None``): the recurrent layers themselves
+      downsample (stride ``strides[l]``); the decoder's skips are their
+      outputs, one per level.
+    * **Deep** (``depth=L``): a frame-wise CNN encoder (``stem``: one strided
+      ``Conv2D`` per entry of ``widths``) brings the frames down to a
+      constant resolution, where ``L`` recurrent layers of width
+      ``widths[-1]`` run at stride 1 with residual shortcuts
+      (``x_l = x_{l-1} + layer_l(x_{l-1})``, as in the deep SCS networks);
+      the decoder's skips are the stem's outputs of the frame being read,
+      and the top recurrent output replaces the stem's last level.  Depth
+      is then free of the frame size.
+    """
+
+    def __init__(self, stem, decoder, residual):
+        self.stem, self.decoder, self.residual = stem, decoder, residual
+        self.center = _centering()
+
+    def features(self, frames):
+        """``(recurrent input, decoder skips below the recurrent level)``."""
+        x = self.center(frames)
+        if not self.stem:
+            return x, []
+        skips = []
+        for conv in self.stem:
+            x = conv(x)
+            skips.append(x)
+        return x, skips[:-1]
+
+    def run(self, layers, x, states=None, stream=None):
+        """Runs a recurrent stack; returns ``(outputs per layer, states)``.
+
+        ``states`` (one list per layer) start the layers (``initial_state``);
+        ``stream="spatial"`` runs the spatial-only stream (no states).
+        """
+        outputs, new_states = [], []
+        for i, layer in enumerate(layers):
+            if stream is not None:
+                y, state = layer(x, stream=stream), []
+            elif states is None:
+                y, *state = layer(x)
+            else:
+                y, *state = layer(x, initial_state=states[i])
+            if self.residual:
+                y = keras.ops.add(x, y)
+            outputs.append(y)
+            new_states.append(state)
+            x = y
+        return outputs, new_states
+
+    def decode(self, skips, outputs, previous):
+        """The decoder on one stack's outputs (pyramid: every layer's; deep:
+        the stem's skips and the top output), with the previous frame."""
+        levels = skips + [outputs[-1]] if self.stem else outputs
+        return self.decoder(levels, previous)
+
+
+def _encoder_forecaster(inputs, target_frames, encoders, forecasters, topology,
                         next_frame_head):
     """Wires the shared topology.
 
@@ -163,31 +225,25 @@ def _encoder_forecaster(inputs, target_frames, encoders, forecasters, decoder,
         ``next_frame_head``, the decoder's one-step predictions of observed
         frames ``2..N`` from the encoder's outputs (else ``None``).
     """
-    center = _centering()
-    x, states, encoded = center(inputs), [], []
-    for layer in encoders:
-        x, *state = layer(x)
-        states.append(state)
-        encoded.append(x)
+    x, skips = topology.features(inputs)
+    encoded, states = topology.run(encoders, x)
     next_frame = None
     if next_frame_head:
         # Teacher-forced one-step predictions over the observed frames: the
         # encoder's output at step t, through the shared decoder, predicts
         # frame t + 1.
-        next_frame = decoder([DropLastFrame()(e) for e in encoded], DropLastFrame()(inputs))
+        drop = DropLastFrame()
+        next_frame = topology.decode([drop(s) for s in skips], [drop(e) for e in encoded],
+                                     drop(inputs))
     # Autoregressive forecaster: step t reads the frame forecast at t - 1
     # (the last observation at t = 0), one frame at a time, with every
     # layer's state carried from the previous step (from the encoder at 0).
     previous = RepeatLastFrame(1, name="last_frame")(inputs)
     frames = []
     for _ in range(target_frames):
-        y, levels, new_states = center(previous), [], []
-        for layer, state in zip(forecasters, states):
-            y, *state = layer(y, initial_state=state)
-            levels.append(y)
-            new_states.append(state)
-        states = new_states
-        previous = decoder(levels, previous)
+        y, step_skips = topology.features(previous)
+        levels, states = topology.run(forecasters, y, states)
+        previous = topology.decode(step_skips, levels, previous)
         frames.append(previous)
     if len(frames) == 1:
         return frames[0], next_frame
@@ -199,34 +255,44 @@ class _ForecasterGraph(NamedTuple):
 
     inputs: keras.KerasTensor
     forecasters: list
-    decoder: _Decoder
+    topology: _Topology
     outputs: dict
 
 
 def _build_forecaster_graph(input_frames, target_frames, height, width, widths, strides,
-                            kernel_size, output_bias, next_frame_head, make_layer):
+                            kernel_size, output_bias, next_frame_head, depth, make_layer,
+                            residual=True):
     """The encoder–forecaster graph both builders share, from a layer factory.
 
-    ``make_layer(role, level)`` builds the recurrent layer of ``role``
-    (``"encoder"`` or ``"forecaster"``) at ``level``; only that factory
-    differs between the SCS model and its ConvLSTM twin.
+    ``make_layer(role, level, filters, stride)`` builds the recurrent layer
+    of ``role`` (``"encoder"`` or ``"forecaster"``) at ``level``; only that
+    factory differs between the SCS model and its ConvLSTM twin.
 
     Returns:
         A :class:`_ForecasterGraph`: the ``frames`` input, the forecaster
-        layers and decoder (the SCS builder reuses them for its T¹ head) and
-        the outputs ``"forecast"`` (plus ``"next_frame"`` with
+        layers and topology (the SCS builder reuses them for its T¹ head)
+        and the outputs ``"forecast"`` (plus ``"next_frame"`` with
         ``next_frame_head``).
     """
     inputs = keras.Input((input_frames, height, width, 1), name="frames")
-    encoders = [make_layer("encoder", level) for level in range(len(widths))]
-    forecasters = [make_layer("forecaster", level) for level in range(len(widths))]
-    decoder = _Decoder(widths, strides, kernel_size, output_bias)
+    if depth is None:
+        stem, layer_specs = [], list(zip(widths, strides))
+    else:
+        stem = [FrameWise(keras.layers.Conv2D(w, kernel_size, strides=s, padding="same",
+                                              activation="relu"), name=f"stem_{i}")
+                for i, (w, s) in enumerate(zip(widths, strides))]
+        layer_specs = [(widths[-1], 1)] * depth
+    encoders = [make_layer("encoder", level, w, s) for level, (w, s) in enumerate(layer_specs)]
+    forecasters = [make_layer("forecaster", level, w, s)
+                   for level, (w, s) in enumerate(layer_specs)]
+    topology = _Topology(stem, _Decoder(widths, strides, kernel_size, output_bias),
+                         residual=depth is not None and residual)
     forecast, next_frame = _encoder_forecaster(inputs, target_frames, encoders, forecasters,
-                                               decoder, next_frame_head)
+                                               topology, next_frame_head)
     outputs = {FORECAST: keras.layers.Identity(name=FORECAST)(forecast)}
     if next_frame_head:
         outputs[NEXT_FRAME] = keras.layers.Identity(name=NEXT_FRAME)(next_frame)
-    return _ForecasterGraph(inputs, forecasters, decoder, outputs)
+    return _ForecasterGraph(inputs, forecasters, topology, outputs)
 
 
 def build_scs_forecaster(
@@ -242,6 +308,8 @@ def build_scs_forecaster(
     next_frame_head=False,
     output_bias=-2.0,
     seed=None,
+    depth=None,
+    residual=True,
     name="scs_forecaster",
 ):
     """SCS encoder–forecaster (see the module docstring for the topology).
@@ -269,6 +337,15 @@ def build_scs_forecaster(
             initial forecast of about 0.12, near the mean of radar frames,
             which are mostly empty).
         seed: Optional int for reproducible truncation draws.
+        depth: ``None`` (default) for the pyramid topology above, where
+            ``widths`` are the recurrent layers and each downsamples.  An
+            int ``L`` for the deep topology: ``widths``/``strides`` become a
+            frame-wise CNN encoder (one strided ``Conv2D`` each) and ``L``
+            recurrent layers of width ``widths[-1]`` run at that constant
+            resolution with residual shortcuts, so depth no longer depends
+            on the frame size.
+        residual: The deep topology's residual shortcuts (``False``: a
+            plain stack).  Default ``True``.
         name: Model name.
 
     Returns:
@@ -286,29 +363,30 @@ def build_scs_forecaster(
     >>> model.output["forecast"].shape, sorted(model.output)
     ((None, 10, 32, 32, 1), ['forecast', 'spatial'])
     """
-    n, m, (h, w), widths, strides, kernel_size = _check_common(
-        input_frames, target_frames, image_size, widths, strides, kernel_size, next_frame_head)
+    n, m, depth, (h, w), widths, strides, kernel_size = _check_common(
+        input_frames, target_frames, image_size, widths, strides, kernel_size, next_frame_head,
+        depth)
 
-    def make(role, level):
+    def make(role, level, filters, stride):
         return ConvSCS2D(
-            widths[level], kernel_size, strides=strides[level], return_sequences=True,
+            filters, kernel_size, strides=stride, return_sequences=True,
             return_state=True, truncation_rate=truncation_rate,
             truncation_mode=truncation_mode,
             seed=None if seed is None else seed + (0 if role == "encoder" else 100) + level,
             name=f"{role}_{level}")
 
     graph = _build_forecaster_graph(n, m, h, w, widths, strides, kernel_size, output_bias,
-                                    next_frame_head, make)
+                                    next_frame_head, depth, make, residual)
     outputs = graph.outputs
     if spatial_head:
         # T¹: the forecaster's spatial-only stream on the last frame, then
         # the shared decoder; with no time it is the same at every lead.
+        topology = graph.topology
         last = RepeatLastFrame(1, name="last_frame_t1")(graph.inputs)
-        sigma, sigmas = keras.layers.Rescaling(2.0, offset=-1.0, name="centre_t1")(last), []
-        for layer in graph.forecasters:
-            sigma = layer(sigma, stream="spatial")
-            sigmas.append(sigma)
-        outputs[SPATIAL] = RepeatLastFrame(m, name=SPATIAL)(graph.decoder(sigmas, last))
+        sigma, skips = topology.features(last)
+        sigmas, _ = topology.run(graph.forecasters, sigma, stream="spatial")
+        outputs[SPATIAL] = RepeatLastFrame(m, name=SPATIAL)(
+            topology.decode(skips, sigmas, last))
     return SCSModel(graph.inputs, outputs, name=name)
 
 
@@ -321,6 +399,8 @@ def build_convlstm_forecaster(
     kernel_size=3,
     next_frame_head=False,
     output_bias=-2.0,
+    depth=None,
+    residual=True,
     name="convlstm_forecaster",
 ):
     """ConvLSTM encoder–forecaster (Shi et al. 2015), the SCS model's twin.
@@ -333,7 +413,7 @@ def build_convlstm_forecaster(
 
     Args:
         input_frames, target_frames, image_size, widths, strides,
-        kernel_size, next_frame_head, output_bias, name: as for
+        kernel_size, next_frame_head, output_bias, depth, residual, name: as for
         :func:`build_scs_forecaster`.
 
     Returns:
@@ -347,16 +427,17 @@ def build_convlstm_forecaster(
     >>> model.output["forecast"].shape
     (None, 10, 32, 32, 1)
     """
-    n, m, (h, w), widths, strides, kernel_size = _check_common(
-        input_frames, target_frames, image_size, widths, strides, kernel_size, next_frame_head)
+    n, m, depth, (h, w), widths, strides, kernel_size = _check_common(
+        input_frames, target_frames, image_size, widths, strides, kernel_size, next_frame_head,
+        depth)
 
-    def make(role, level):
+    def make(role, level, filters, stride):
         return keras.layers.ConvLSTM2D(
-            widths[level], kernel_size, strides=strides[level], padding="same",
+            filters, kernel_size, strides=stride, padding="same",
             return_sequences=True, return_state=True, name=f"{role}_{level}")
 
     graph = _build_forecaster_graph(n, m, h, w, widths, strides, kernel_size, output_bias,
-                                    next_frame_head, make)
+                                    next_frame_head, depth, make, residual)
     return keras.Model(graph.inputs, graph.outputs, name=name)
 
 
@@ -399,21 +480,56 @@ def forecast_only(model):
 # By name.
 # ----------------------------------------------------------------------------
 
-#: Neural models of the task (the non-neural ones are in :mod:`.baselines`).
-MODEL_NAMES = ("scs", "convlstm")
+#: Neural models of the task (the non-neural ones are in :mod:`.baselines`):
+#: the SCS forecaster, its ConvLSTM twin of the same widths, and a ConvLSTM
+#: twin shrunk to the SCS model's parameter count.
+MODEL_NAMES = ("scs", "convlstm", "convlstm_eq_params")
+
+
+def equal_parameter_widths(widths, depth=None, kernel_size=3):
+    """Widths of a ConvLSTM forecaster with about the parameters of the SCS
+    forecaster of ``widths`` (and ``depth``).
+
+    Both models are sized at the smallest frames their strides allow
+    (convolution weights do not depend on the frame size), with the one-step
+    head, whose decoder they share.
+
+    Returns:
+        ``(widths, (scs_params, convlstm_params))``.
+
+    Example:
+
+    >>> ws, (scs, lstm) = equal_parameter_widths((16, 32))
+    >>> ws[1] < 32 and abs(lstm - scs) / scs < 0.1
+    True
+    """
+    widths = tuple(int_sequence("widths", widths))
+    size = 2 ** len(widths)
+
+    def count(builder, ws):
+        return builder(2, 1, size, widths=ws, kernel_size=kernel_size, depth=depth,
+                       next_frame_head=True).count_params()
+
+    target = count(build_scs_forecaster, widths)
+    best, params = widths_for_parameter_count(
+        widths, lambda ws: count(build_convlstm_forecaster, ws), target)
+    return best, (target, params)
 
 
 def build_model(name, input_frames, target_frames, image_size, widths=(16, 32),
                 truncation_mode="temporal", truncation_rate=0.5, next_frame_head=True,
-                seed=None):
-    """The SCS forecaster or its ConvLSTM twin, by name, with the same sizes.
+                seed=None, depth=None, residual=True):
+    """A forecaster by name, with the same sizes.
 
     Args:
-        name: ``"scs"`` or ``"convlstm"``.
-        input_frames, target_frames, image_size, widths: Sizes (see
-            :func:`build_scs_forecaster`).
+        name: ``"scs"``, ``"convlstm"`` (the same widths) or
+            ``"convlstm_eq_params"`` (widths scaled down so that it has
+            about the SCS model's parameter count; see
+            :func:`equal_parameter_widths`).
+        input_frames, target_frames, image_size, widths, depth, residual:
+            Sizes and topology (see :func:`build_scs_forecaster`).
         truncation_mode, truncation_rate, seed: SCS only.
-        next_frame_head: The one-step head, for both models.  Default ``True``.
+        next_frame_head: The one-step head, for every model.  Default ``True``.
 
     Returns:
         The model.
@@ -427,16 +543,20 @@ def build_model(name, input_frames, target_frames, image_size, widths=(16, 32),
     'convlstm_forecaster'
     """
     one_of("model", name, MODEL_NAMES)
+    sizes = dict(widths=widths, depth=depth, residual=residual,
+                 next_frame_head=next_frame_head)
     if name == "scs":
-        return build_scs_forecaster(input_frames, target_frames, image_size, widths=widths,
+        return build_scs_forecaster(input_frames, target_frames, image_size,
                                     truncation_rate=truncation_rate,
-                                    truncation_mode=truncation_mode, seed=seed,
-                                    next_frame_head=next_frame_head)
-    return build_convlstm_forecaster(input_frames, target_frames, image_size, widths=widths,
-                                     next_frame_head=next_frame_head)
+                                    truncation_mode=truncation_mode, seed=seed, **sizes)
+    if name == "convlstm_eq_params":
+        sizes["widths"], _ = equal_parameter_widths(widths, depth)
+        return build_convlstm_forecaster(input_frames, target_frames, image_size,
+                                         name="convlstm_eq_params_forecaster", **sizes)
+    return build_convlstm_forecaster(input_frames, target_frames, image_size, **sizes)
 
 
 __all__ = [
     "FORECAST", "SPATIAL", "NEXT_FRAME", "MODEL_NAMES", "build_model", "build_scs_forecaster",
-    "build_convlstm_forecaster", "forecast_only",
+    "build_convlstm_forecaster", "equal_parameter_widths", "forecast_only",
 ]

@@ -2,8 +2,8 @@
 
 Radar frames (HKO-7-style PNG event folders or HDF5) → ``N`` observed frames
 → ``M`` forecast frames.  Models: the SCS encoder–forecaster (ASTSGD by
-default), its ConvLSTM twin of equal depth and width, persistence and
-optical-flow extrapolation.
+default), its ConvLSTM twin of equal depth and width, a ConvLSTM twin of
+equal depth and parameter count, persistence and optical-flow extrapolation.
 """
 
 from __future__ import annotations
@@ -50,7 +50,14 @@ class PrecipitationTask(Task):
                        help="frames per generated event (6 min apart)")
         g.add_argument("--stride", type=int, default=2, help="frames between window starts")
         g.add_argument("--widths", default="16,32",
-                       help="channels of each recurrent layer (each halves the resolution)")
+                       help="channels of each level (each halves the resolution): the "
+                            "recurrent layers, or with --depth the CNN encoder's convolutions")
+        g.add_argument("--depth", type=int, default=None,
+                       help="deep topology: this many recurrent layers of width widths[-1] "
+                            "at constant resolution behind a CNN encoder, with residual "
+                            "shortcuts (None: the pyramid, one recurrent layer per width)")
+        g.add_argument("--no-residual", action="store_true",
+                       help="with --depth: a plain stack, without residual shortcuts")
         g.add_argument("--threshold", type=float, default=None,
                        help="ASTSGD threshold θ (default: the persistence loss)")
         g.add_argument("--spatial-loss-weight", type=float, default=0.5,
@@ -72,6 +79,8 @@ class PrecipitationTask(Task):
         if args.data_dir is None and args.frames_per_event < args.input_frames + args.target_frames:
             error(f"--frames-per-event ({args.frames_per_event}) must be >= input + target "
                   f"frames ({args.input_frames + args.target_frames})")
+        if args.depth is not None and args.depth < 1:
+            error(f"--depth must be >= 1; got {args.depth}")
         if args.spatial_loss_weight < 0:
             error(f"--spatial-loss-weight must be >= 0; got {args.spatial_loss_weight}")
         if args.threshold is not None and args.threshold < 0:
@@ -128,7 +137,8 @@ class PrecipitationTask(Task):
             return baselines.build_baseline(name, args.input_frames, args.target_frames)
         return models.build_model(
             name, args.input_frames, args.target_frames, data_.info["image_size"],
-            widths=args.widths, truncation_mode=args.truncation_mode,
+            widths=args.widths, depth=args.depth, residual=not args.no_residual,
+            truncation_mode=args.truncation_mode,
             truncation_rate=args.truncation_rate,
             next_frame_head=not args.no_next_frame_head, seed=args.seed)
 
