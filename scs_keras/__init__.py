@@ -17,12 +17,7 @@ many short back-propagation chains.  The README shows usage.  Public API:
   ``truncation_probabilities`` (expected intact back-propagation chains).
 """
 
-import os
-
-# The fused layers use TensorFlow ops directly (tf.scan, custom gradients).
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-from scs_keras.layers import (  # noqa: E402
+from scs_keras.layers import (
     SCS,
     ConvSCS1D,
     ConvSCS1DCell,
@@ -37,7 +32,7 @@ from scs_keras.layers import (  # noqa: E402
     RepeatLastFrame,
     SCSCell,
 )
-from scs_keras.training import (  # noqa: E402
+from scs_keras.training import (
     ASTSGD,
     STSGD,
     OverlapCoherence,
