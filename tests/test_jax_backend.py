@@ -225,13 +225,16 @@ def test_tensorflow_only_classes_name_the_backend_and_the_cell_path(jax_run, nam
     assert "keras.layers.RNN(" in message
 
 
-def test_importing_the_package_leaves_the_backend_to_the_user():
+def test_importing_the_package_registers_the_layers_and_leaves_the_backend_alone():
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    code = "import os, scs_keras; print(os.environ.get('KERAS_BACKEND'))"
+    code = ("import os, scs_keras, keras; "
+            "print(os.environ.get('KERAS_BACKEND'), "
+            "keras.saving.get_registered_object('scs_keras>SCSCell').__name__, "
+            "keras.saving.get_registered_object('scs_keras>DeepSCS').__name__)")
     proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "None"
+    assert proc.stdout.strip().splitlines()[-1] == "None SCSCell DeepSCS"
 
 
 if __name__ == "__main__":
