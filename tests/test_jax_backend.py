@@ -112,9 +112,13 @@ def _jax_side(workdir):
     results["loss_before"] = before
     results["loss_after"] = float(net.evaluate(data["x"], targets, verbose=0))
 
-    # A lax.scan (unroll=False) cannot draw per step: a clear error.
+    # A lax.scan (unroll=False) cannot draw per step: a clear error (with
+    # dropout too, whose masks the step reads from the cell's cache).
     scan = keras.layers.RNN(SCSCell(UNITS, truncation_rate=0.5, seed=0))
     results["scan_error"] = _error(lambda: scan(data["x"], training=True))
+    scan_dropout = keras.layers.RNN(SCSCell(UNITS, truncation_rate=0.5, dropout=0.2))
+    results["scan_dropout_error"] = _error(
+        lambda: scan_dropout(data["x"], training=True))
     # ... but it runs in inference, and with truncation off.
     results["scan_inference_shape"] = list(scan(data["x"]).shape)
 
@@ -213,6 +217,7 @@ def test_per_step_truncation_in_a_jax_scan_is_a_clear_error(jax_run):
     message = results["scan_error"]
     assert message is not None and "unroll=True" in message, message
     assert "truncation_rate=0.0" in message
+    assert results["scan_dropout_error"] == message
     assert results["scan_inference_shape"] == [B, UNITS]
 
 

@@ -46,6 +46,7 @@ from scs_keras.layers.recurrence import (
 from scs_keras.layers.truncation import (
     check_per_step_draws,
     keep_factors,
+    loop_caller,
     mask_gradient,
     validate_truncation,
 )
@@ -287,7 +288,7 @@ class SCSCellBase(DropoutRNNCell, keras.layers.Layer):
         if self._rate_source is None and self.truncation_rate == 0.0:
             return None, None
         if per_step:
-            check_per_step_draws(self.__class__.__name__, self.seed_generator)
+            check_per_step_draws(self.__class__.__name__, self._loop_caller)
         return keep_factors(
             self.current_truncation_rate(),
             self.truncation_mode,
@@ -320,7 +321,9 @@ class SCSCellBase(DropoutRNNCell, keras.layers.Layer):
         """
         if not training:
             return None, None
-        input_mask = (self.get_dropout_mask(step_input)
+        # DropoutRNNCell's cache itself: this class's get_dropout_mask is
+        # keras.layers.RNN's hook before the loop.
+        input_mask = (super().get_dropout_mask(step_input)
                       if self.dropout > 0 else None)
         recurrent_mask = (self.get_recurrent_dropout_mask(state)
                           if self.recurrent_dropout > 0 else None)
@@ -329,6 +332,19 @@ class SCSCellBase(DropoutRNNCell, keras.layers.Layer):
     def reset_dropout_masks(self):
         self.reset_dropout_mask()
         self.reset_recurrent_dropout_mask()
+
+    # keras.layers.RNN calls get_dropout_mask once before its loop and
+    # reset_dropout_mask after it: the loop's caller is noted there, for
+    # `check_per_step_draws`.
+    _loop_caller = None
+
+    def get_dropout_mask(self, step_input):
+        self._loop_caller = loop_caller()
+        return super().get_dropout_mask(step_input)
+
+    def reset_dropout_mask(self):
+        self._loop_caller = None
+        super().reset_dropout_mask()
 
     def call(self, inputs, states, training=False):
         self._check_float(inputs)

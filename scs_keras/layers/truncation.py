@@ -116,7 +116,17 @@ def keep_factors(rate, mode, num_steps, seed_generator, dtype="float32"):
     return _keep(cut_temporal, dtype), _keep(cut_spatial, dtype)
 
 
-def check_per_step_draws(owner, seed_generator):
+def loop_caller():
+    """A marker of the JAX trace ``keras.layers.RNN`` runs its loop from,
+    taken before the loop (``None`` on other backends)."""
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    return jax.numpy.zeros(())
+
+
+def check_per_step_draws(owner, caller):
     """Raises a ValueError if a draw here cannot differ from step to step.
 
     ``keras.layers.RNN`` runs its steps, on the JAX backend unless
@@ -129,12 +139,13 @@ def check_per_step_draws(owner, seed_generator):
 
     Args:
         owner: Name of the cell, for the message.
-        seed_generator: The cell's ``keras.random.SeedGenerator``.
+        caller: :func:`loop_caller` of the code that runs the loop, or
+            ``None`` when unknown (no check).
 
     Raises:
-        ValueError: On JAX, inside a loop body traced once for all steps.
+        ValueError: On JAX, in a loop body traced once for all steps.
     """
-    if keras.backend.backend() != "jax" or not _in_jax_loop_body(seed_generator):
+    if caller is None or not _in_jax_loop_body(caller):
         return
     raise ValueError(
         f"{owner}: stochastic truncation draws a fresh decision at every "
@@ -145,19 +156,18 @@ def check_per_step_draws(owner, seed_generator):
     )
 
 
-def _in_jax_loop_body(seed_generator):
-    """Whether the current JAX trace is nested inside the one holding the
-    generator's state (a loop body), judged by where a fresh constant
-    lands.  Eagerly, or unrolled within one jit trace, both are the same."""
+def _in_jax_loop_body(caller):
+    """Whether this step runs in a JAX trace nested in the caller's (the
+    body of a ``lax.scan``), judged by where a fresh constant lands.  An
+    unrolled loop runs in the caller's own trace (or eagerly)."""
     import jax
 
     probe = jax.numpy.zeros(())
     if not isinstance(probe, jax.core.Tracer):
         return False  # eager: each step runs in turn
-    state = seed_generator.state.value
-    if not isinstance(state, jax.core.Tracer):
-        return True  # traced here, but the generator lives outside
-    return _jax_trace(probe) is not _jax_trace(state)
+    if not isinstance(caller, jax.core.Tracer):
+        return True  # traced here, eager around the loop
+    return _jax_trace(probe) is not _jax_trace(caller)
 
 
 def _jax_trace(tracer):
