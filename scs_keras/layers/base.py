@@ -55,11 +55,11 @@ from scs_keras.utils.validation import check_float, check_int, one_of
 #: The backends paragraph of the cells' docstrings.
 CELL_BACKENDS_DOC = """
 
-    The cell is written with ``keras.ops`` (tested on the TensorFlow and JAX
-    backends).  On JAX, ``keras.layers.RNN`` traces its loop once for all steps unless
-    ``unroll=True``, and a truncation decision drawn per step cannot change
-    from step to step there: training with truncation on JAX needs
-    ``unroll=True`` (otherwise the cell raises a ValueError)."""
+    The cell is written with ``keras.ops`` (tested on the TensorFlow and
+    JAX backends).  On JAX, ``keras.layers.RNN`` traces its loop once for
+    all steps unless ``unroll=True``, and a truncation decision drawn per
+    step cannot change from step to step there: training with truncation
+    on JAX needs ``unroll=True`` (otherwise the cell raises a ValueError)."""
 
 
 def fused_backend_doc(cell_class):

@@ -12,7 +12,8 @@ Draws are made per layer and per time step and shared over the batch, as the
 reference implementation does.
 
 Everything here is written with ``keras.ops`` and ``keras.random``, so that
-the per-step cell path runs on any Keras backend.
+the per-step cell path runs on other backends than TensorFlow too (tested on
+JAX; :func:`check_per_step_draws` says what JAX's traced loops cannot do).
 """
 
 import keras
