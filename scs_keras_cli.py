@@ -1,7 +1,8 @@
 """Entry point of the ``scs-keras`` console script: the command, quiet.
 
 It lives outside the ``scs_keras`` package on purpose: importing the package
-loads TensorFlow, and TensorFlow's C++ logging must be set up before that.
+loads TensorFlow (for every command but ``chains``, which needs neither Keras
+nor TensorFlow), and TensorFlow's C++ logging must be set up before that.
 
 * ``TF_CPP_MIN_LOG_LEVEL=2`` (unless the user set a level) drops TensorFlow's
   C++ INFO and WARNING lines.

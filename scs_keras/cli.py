@@ -219,6 +219,10 @@ def _chains(argv):
 def main(argv=None):
     """Runs the command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["chains"]:
+        # Before the top parser, which lists the tasks (TensorFlow): the
+        # chain counts need neither Keras nor TensorFlow.
+        return _chains(argv[1:])
     top = _top_parser()
     if not argv or argv[0] in ("-h", "--help"):
         top.print_help()
@@ -226,8 +230,6 @@ def main(argv=None):
     command, rest = argv[0], argv[1:]
     if command not in SUBCOMMANDS:
         top.error(f"unknown subcommand {command!r}; choose from {', '.join(SUBCOMMANDS)}")
-    if command == "chains":
-        return _chains(rest)
     from scs_keras.tasks import runner
     from scs_keras.tasks.base import get_task
 

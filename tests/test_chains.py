@@ -309,3 +309,75 @@ def test_module_cli_runs_without_runpy_warning():
     assert result.returncode == 0, result.stderr
     assert "RuntimeWarning" not in result.stderr
     assert "expected chains" in result.stdout
+
+
+# -- the commands load neither Keras nor TensorFlow -------------------------
+
+def _imported_top_level(stderr):
+    """Top-level package names in ``python -X importtime`` output."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("args", [
+    ["-m", "scs_keras.analysis.chains", "--help"],
+    ["-m", "scs_keras.analysis.chains", "--layers", "2", "--steps", "2"],
+    ["-m", "scs_keras", "chains", "--help"],
+])
+def test_module_commands_import_neither_keras_nor_tensorflow(args):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-X", "importtime", *args],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "usage:" in result.stdout or "expected chains" in result.stdout
+    imported = _imported_top_level(result.stderr)
+    assert "scs_keras" in imported  # the timing lines were read
+    assert not imported & {"tensorflow", "keras"}
+
+
+@pytest.mark.parametrize("args", [["chains", "--help"],
+                                  ["chains", "--layers", "2", "--steps", "2"]])
+def test_console_command_imports_neither_keras_nor_tensorflow(args):
+    # What the `scs-keras` console script does: set argv, call
+    # scs_keras_cli.main.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        f"sys.argv = ['/venv/bin/scs-keras'] + {args!r}\n"
+        "from scs_keras_cli import main\n"
+        "try:\n"
+        "    status = main()\n"
+        "except SystemExit as e:\n"
+        "    status = e.code\n"
+        "print('status', status, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "usage:" in result.stdout or "expected chains" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "status 0 False False"
+
+
+@pytest.mark.parametrize("argv, orig_argv, keras_free", [
+    (["-m", "--help"], ["py", "-m", "scs_keras.analysis.chains", "--help"], True),
+    (["-m"], ["py", "-W", "error", "-mscs_keras.analysis.chains"], True),
+    (["-m", "chains"], ["py", "-m", "scs_keras", "chains"], True),
+    (["-m", "train", "chains"], ["py", "-m", "scs_keras", "train", "chains"], False),
+    (["-m", "-q"], ["py", "-m", "pytest", "-q"], False),
+    (["/venv/bin/scs-keras", "chains"], ["py", "/venv/bin/scs-keras", "chains"], True),
+    (["/venv/bin/scs-keras", "demo"], ["py", "/venv/bin/scs-keras", "demo"], False),
+    (["run.py", "-m", "scs_keras.analysis.chains"],
+     ["py", "run.py", "-m", "scs_keras.analysis.chains"], False),
+    ([], ["py"], False),
+])
+def test_which_commands_skip_loading_keras(argv, orig_argv, keras_free):
+    import scs_keras
+
+    assert scs_keras._runs_keras_free_command(argv, orig_argv) is keras_free

@@ -289,6 +289,19 @@ def test_conv_layer_initial_state_shape_is_checked():
         ConvSCS2D(3, 3)(x, initial_state=[np.zeros((1, 3, 3, 3), "float32")])
 
 
+@pytest.mark.parametrize("layer, shape", [
+    ("SCS", (B, 0, D)), ("SCS-unfused", (B, 0, D)), ("ConvSCS2D", (1, 0, 6, 6, 2))])
+def test_zero_time_steps_is_a_clear_error(layer, shape):
+    # (keras.layers.RNN(SCSCell) slices the first step before the cell sees
+    # the sequence: like keras.layers.LSTM it fails in that slice.)
+    from scs_keras import ConvSCS2D
+
+    make = {"SCS": lambda: SCS(U), "SCS-unfused": lambda: SCS(U, fused=False),
+            "ConvSCS2D": lambda: ConvSCS2D(3, 3)}[layer]
+    with pytest.raises(ValueError, match=r"at least one time step.*\(.*, 0, "):
+        make()(np.zeros(shape, "float32"))
+
+
 def test_unroll_true_on_a_long_sequence_warns():
     from scs_keras.layers.recurrence import UNROLL_WARN_STEPS
 

@@ -39,15 +39,34 @@ from scs_keras.layers.recurrence import (
     UNROLL_WARN_STEPS,
     fused_sequence,
     fused_temporal_sequence,
+    require_tensorflow_backend,
     supports_fused_sequence,
     swap_batch_time as _swap_batch_time,
 )
 from scs_keras.layers.truncation import (
+    check_per_step_draws,
     keep_factors,
+    loop_caller,
     mask_gradient,
     validate_truncation,
 )
 from scs_keras.utils.validation import check_float, check_int, one_of
+
+#: The backends paragraph of the cells' docstrings.
+CELL_BACKENDS_DOC = """
+
+    The cell is written with ``keras.ops`` (tested on the TensorFlow and
+    JAX backends).  On JAX, ``keras.layers.RNN`` traces its loop once for
+    all steps unless ``unroll=True``, and a truncation decision drawn per
+    step cannot change from step to step there: training with truncation
+    on JAX needs ``unroll=True`` (otherwise the cell raises a ValueError)."""
+
+
+def fused_backend_doc(cell_class):
+    """The backends sentence of a fused layer's docstring."""
+    return (f"Runs on the TensorFlow backend only; on other backends use "
+            f"``keras.layers.RNN({cell_class}(...))``.")
+
 
 #: What ``layer(x, stream=...)`` computes: the usual coupled SCS output, or
 #: the spatial-only stream ``act(W_s * x_t + b_s)`` with the same weights.
@@ -190,9 +209,10 @@ class SCSCellBase(DropoutRNNCell, keras.layers.Layer):
         dtype only inside ``call``; the fused path's backward pass reads them
         outside it (mixed precision would otherwise mix float32 kernels with
         float16/bfloat16 inputs)."""
-        if weight is None or weight.dtype == x.dtype:
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        if weight is None or keras.backend.standardize_dtype(weight.dtype) == dtype:
             return weight
-        return tf.cast(weight, x.dtype)
+        return keras.ops.cast(weight, dtype)
 
     # -- hooks for subclasses -------------------------------------------
 
@@ -254,16 +274,21 @@ class SCSCellBase(DropoutRNNCell, keras.layers.Layer):
             return self._rate_source.read()
         return self.truncation_rate
 
-    def draw_keep_factors(self, num_steps, training, dtype="float32"):
+    def draw_keep_factors(self, num_steps, training, dtype="float32",
+                          per_step=False):
         """Returns ``(temporal_keep, spatial_keep)`` for ``num_steps`` steps.
 
         Each is a vector of 0/1 in ``dtype`` or ``None`` when that path is
         never cut (inference, mode ``"none"``, or a constant rate of 0).
+        ``per_step``: the draw is made inside one step of a loop (the cell
+        path), where it must differ from step to step.
         """
         if not training or self.truncation_mode == "none":
             return None, None
         if self._rate_source is None and self.truncation_rate == 0.0:
             return None, None
+        if per_step:
+            check_per_step_draws(self.__class__.__name__, self._loop_caller)
         return keep_factors(
             self.current_truncation_rate(),
             self.truncation_mode,
@@ -296,7 +321,9 @@ class SCSCellBase(DropoutRNNCell, keras.layers.Layer):
         """
         if not training:
             return None, None
-        input_mask = (self.get_dropout_mask(step_input)
+        # DropoutRNNCell's cache itself: this class's get_dropout_mask is
+        # keras.layers.RNN's hook before the loop.
+        input_mask = (super().get_dropout_mask(step_input)
                       if self.dropout > 0 else None)
         recurrent_mask = (self.get_recurrent_dropout_mask(state)
                           if self.recurrent_dropout > 0 else None)
@@ -305,6 +332,19 @@ class SCSCellBase(DropoutRNNCell, keras.layers.Layer):
     def reset_dropout_masks(self):
         self.reset_dropout_mask()
         self.reset_recurrent_dropout_mask()
+
+    # keras.layers.RNN calls get_dropout_mask once before its loop and
+    # reset_dropout_mask after it: the loop's caller is noted there, for
+    # `check_per_step_draws`.
+    _loop_caller = None
+
+    def get_dropout_mask(self, step_input):
+        self._loop_caller = loop_caller()
+        return super().get_dropout_mask(step_input)
+
+    def reset_dropout_mask(self):
+        self._loop_caller = None
+        super().reset_dropout_mask()
 
     def call(self, inputs, states, training=False):
         self._check_float(inputs)
@@ -320,7 +360,8 @@ class SCSCellBase(DropoutRNNCell, keras.layers.Layer):
             c_prev = c_prev * recurrent_mask
         x = self.to_channels_last(inputs)
         c_prev = self.to_channels_last(c_prev)
-        keep_t, keep_s = self.draw_keep_factors(1, training, x.dtype)
+        keep_t, keep_s = self.draw_keep_factors(1, training, x.dtype,
+                                                per_step=True)
         x_gate = x if keep_t is None else mask_gradient(x, keep_t)
         x_spatial = x if keep_s is None else mask_gradient(x, keep_s)
         s = self.activation(self.spatial_projection(x_spatial))
@@ -418,6 +459,8 @@ class SCSRNNBase(keras.layers.RNN):
                 listed in ``_LAYER_OPTIONS``.
             **kwargs: Base ``Layer`` arguments (``name``, ``dtype``...).
         """
+        require_tensorflow_backend(self.__class__.__name__,
+                                   f"keras.layers.RNN({self.cell_class.__name__}(...))")
         arguments = dict(arguments)
         options = {k: arguments.pop(k) for k in self._LAYER_OPTIONS}
         unroll = one_of("unroll", options["unroll"], (None, True, False))

@@ -4,7 +4,13 @@ import keras
 import tensorflow as tf
 
 from scs_keras.layers import docstrings
-from scs_keras.layers.base import SCSCellBase, SCSRNNBase, named_arguments
+from scs_keras.layers.base import (
+    CELL_BACKENDS_DOC,
+    SCSCellBase,
+    SCSRNNBase,
+    fused_backend_doc,
+    named_arguments,
+)
 from scs_keras.utils.validation import int_sequence, is_int, one_of, positive_int
 
 _EQUATIONS = """
@@ -165,37 +171,38 @@ class _ConvSCSCell(SCSCellBase):
     def to_channels_last(self, x):
         if self.data_format == "channels_last":
             return x
-        return tf.transpose(x, self._perm_to_last(len(x.shape)))
+        return keras.ops.transpose(x, self._perm_to_last(len(x.shape)))
 
     def from_channels_last(self, x):
         if self.data_format == "channels_last":
             return x
-        return tf.transpose(x, self._perm_to_first(len(x.shape)))
+        return keras.ops.transpose(x, self._perm_to_first(len(x.shape)))
 
     def to_channels_last_sequence(self, x):
         if self.data_format == "channels_last":
             return x
         rank = len(x.shape)  # (B, T, C, *spatial) -> (B, T, *spatial, C)
-        return tf.transpose(x, [0, 1] + list(range(3, rank)) + [2])
+        return keras.ops.transpose(x, [0, 1] + list(range(3, rank)) + [2])
 
     def from_channels_last_sequence(self, x):
         if self.data_format == "channels_last":
             return x
         rank = len(x.shape)
-        return tf.transpose(x, [0, 1, rank - 1] + list(range(2, rank - 1)))
+        return keras.ops.transpose(x, [0, 1, rank - 1] + list(range(2, rank - 1)))
 
-    # -- projections (channels-last, any leading batch) -------------------
+    # -- projections (channels-last, any leading batch; keras.ops: the cell
+    #    runs on any backend) ---------------------------------------------
 
     def _conv(self, x, kernel, strides, padding, dilation):
-        return tf.nn.convolution(
-            x, kernel, strides=strides, padding=padding.upper(),
-            dilations=dilation,
+        return keras.ops.conv(
+            x, kernel, strides=strides, padding=padding,
+            data_format="channels_last", dilation_rate=dilation,
         )
 
     def _input_conv(self, x, kernel, bias, strides):
         y = self._conv(x, self._weight(kernel, x), strides, self.padding,
                        self.dilation_rate)
-        return y if bias is None else tf.nn.bias_add(y, self._weight(bias, x))
+        return y if bias is None else keras.ops.add(y, self._weight(bias, x))
 
     def spatial_projection(self, x):
         return self._input_conv(x, self.spatial_kernel, self.spatial_bias,
@@ -206,6 +213,8 @@ class _ConvSCSCell(SCSCellBase):
 
     def recurrent_projection_with(self, c, kernel):
         return self._conv(c, kernel, 1, "same", 1)
+
+    # -- the fused layer's hand-written gradient (TensorFlow only) ---------
 
     def recurrent_input_gradient_fn(self, kernel):
         # The recurrent conv is stride 1, "same", filters -> filters.  With
@@ -243,8 +252,9 @@ class _ConvSCSCell(SCSCellBase):
     def pool_gate(self, g):
         if max(self.strides) == 1:
             return g
-        return tf.nn.max_pool(
-            g, ksize=3, strides=list(self.strides), padding="SAME"
+        return keras.ops.max_pool(
+            g, pool_size=3, strides=self.strides, padding="same",
+            data_format="channels_last",
         )
 
     def get_config(self):
@@ -271,7 +281,7 @@ class ConvSCS1DCell(_ConvSCSCell):
     randomly drawn steps; forward values never change.  Prefer the fused
     layer ``ConvSCS1D`` (faster, and usable in functional models:
     ``keras.layers.RNN`` runs this cell on tensors but cannot describe its
-    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).
+    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).{CELL_BACKENDS_DOC}
 
     Args:
         filters: Positive int, number of output (and state) channels.
@@ -344,7 +354,7 @@ class ConvSCS2DCell(_ConvSCSCell):
     randomly drawn steps; forward values never change.  Prefer the fused
     layer ``ConvSCS2D`` (faster, and usable in functional models:
     ``keras.layers.RNN`` runs this cell on tensors but cannot describe its
-    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).
+    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).{CELL_BACKENDS_DOC}
 
     Args:
         filters: Positive int, number of output (and state) channels.
@@ -417,7 +427,7 @@ class ConvSCS3DCell(_ConvSCSCell):
     randomly drawn steps; forward values never change.  Prefer the fused
     layer ``ConvSCS3D`` (faster, and usable in functional models:
     ``keras.layers.RNN`` runs this cell on tensors but cannot describe its
-    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).
+    image-shaped state on symbolic inputs, as for Keras' ConvLSTM cells).{CELL_BACKENDS_DOC}
 
     Args:
         filters: Positive int, number of output (and state) channels.
@@ -502,6 +512,7 @@ class ConvSCS1D(_ConvSCS):
     ``spatial_kernel`` and ``temporal_kernel`` ``(k, in_channels,
     filters)``, ``recurrent_kernel`` ``(k, filters, filters)``,
     ``spatial_bias`` and ``temporal_bias`` ``(filters,)``.
+    {fused_backend_doc("ConvSCS1DCell")}
 
     Args:
         filters: Positive int, number of output (and state) channels.
@@ -594,6 +605,7 @@ class ConvSCS2D(_ConvSCS):
     ``spatial_kernel`` and ``temporal_kernel`` ``(kh, kw, in_channels,
     filters)``, ``recurrent_kernel`` ``(kh, kw, filters, filters)``,
     ``spatial_bias`` and ``temporal_bias`` ``(filters,)``.
+    {fused_backend_doc("ConvSCS2DCell")}
 
     Args:
         filters: Positive int, number of output (and state) channels.
@@ -686,6 +698,7 @@ class ConvSCS3D(_ConvSCS):
     ``spatial_kernel`` and ``temporal_kernel`` ``(k1, k2, k3, in_channels,
     filters)``, ``recurrent_kernel`` ``(k1, k2, k3, filters, filters)``,
     ``spatial_bias`` and ``temporal_bias`` ``(filters,)``.
+    {fused_backend_doc("ConvSCS3DCell")}
 
     Args:
         filters: Positive int, number of output (and state) channels.

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from scs_keras.layers.conv_scs import ConvSCS1D, ConvSCS2D, ConvSCS3D
 from scs_keras.layers.frames import per_frame
-from scs_keras.layers.recurrence import swap_batch_time
+from scs_keras.layers.recurrence import require_tensorflow_backend, swap_batch_time
 from scs_keras.layers.scs import SCS
 from scs_keras.layers.truncation import validate_truncation
 from scs_keras.utils.validation import check_int, int_sequence, is_int, one_of
@@ -45,7 +45,9 @@ class DeepSCS(keras.layers.Layer):
     statistics lag far behind (Keras' momentum 0.99), which made
     un-normalised tanh stacks collapse at inference in our runs.  With an
     odd number of layers the last one has no shortcut.  Stochastic
-    truncation is drawn independently in every layer.
+    truncation is drawn independently in every layer.  Runs on the
+    TensorFlow backend only (stack ``keras.layers.RNN`` layers of SCS cells
+    on other backends).
 
     Args:
         filters: Sequence of positive ints (NumPy ints too), the width of
@@ -122,6 +124,9 @@ class DeepSCS(keras.layers.Layer):
         layer_kwargs=None,
         **kwargs,
     ):
+        require_tensorflow_backend(
+            "DeepSCS", "a stack of keras.layers.RNN(SCSCell(...)) or "
+            "keras.layers.RNN(ConvSCS2DCell(...)) layers")
         super().__init__(**kwargs)
         layer_type = one_of("layer_type", layer_type, tuple(_SCS_LAYERS))
         filters = list(int_sequence("filters", filters))

@@ -4,7 +4,13 @@ import keras
 import tensorflow as tf
 
 from scs_keras.layers import docstrings
-from scs_keras.layers.base import SCSCellBase, SCSRNNBase, named_arguments
+from scs_keras.layers.base import (
+    CELL_BACKENDS_DOC,
+    SCSCellBase,
+    SCSRNNBase,
+    fused_backend_doc,
+    named_arguments,
+)
 from scs_keras.utils.validation import positive_int
 
 _EQUATIONS = """
@@ -24,7 +30,7 @@ class SCSCell(SCSCellBase):
     In training, stochastic truncation cuts the gradient from the temporal
     (or, in ``"exclusive"`` mode, the spatial) stream into the layer below at
     randomly drawn steps; forward values never change.  Use it inside
-    ``keras.layers.RNN``; for speed prefer the fused layer ``SCS``.
+    ``keras.layers.RNN``; for speed prefer the fused layer ``SCS``.{CELL_BACKENDS_DOC}
 
     Args:
         units: Positive int, dimensionality of the output and of the state.{docstrings.CELL_ARGS}
@@ -99,9 +105,10 @@ class SCSCell(SCSCellBase):
         )
         self.built = True
 
+    # The projections (keras.ops: the cell runs on any backend).
     def _dense(self, x, kernel, bias):
-        y = tf.matmul(x, self._weight(kernel, x))
-        return y if bias is None else tf.nn.bias_add(y, self._weight(bias, x))
+        y = keras.ops.matmul(x, self._weight(kernel, x))
+        return y if bias is None else keras.ops.add(y, self._weight(bias, x))
 
     def spatial_projection(self, x):
         return self._dense(x, self.spatial_kernel, self.spatial_bias)
@@ -110,8 +117,9 @@ class SCSCell(SCSCellBase):
         return self._dense(x, self.temporal_kernel, self.temporal_bias)
 
     def recurrent_projection_with(self, c, kernel):
-        return tf.matmul(c, kernel)
+        return keras.ops.matmul(c, kernel)
 
+    # The fused layer's hand-written gradient (TensorFlow only).
     def recurrent_input_gradient_fn(self, kernel):
         return lambda dz: tf.matmul(dz, kernel, transpose_b=True)
 
@@ -143,7 +151,7 @@ class SCS(SCSRNNBase):
     steps, leaving only ``c_{{t-1}} @ recurrent_kernel`` in the loop.
     Weights: ``spatial_kernel`` and ``temporal_kernel`` ``(features, units)``,
     ``recurrent_kernel`` ``(units, units)``, ``spatial_bias`` and
-    ``temporal_bias`` ``(units,)``.
+    ``temporal_bias`` ``(units,)``.  {fused_backend_doc("SCSCell")}
 
     Args:
         units: Positive int, dimensionality of the output and of the state.{docstrings.CELL_ARGS}{docstrings.LAYER_ARGS}

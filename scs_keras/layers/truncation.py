@@ -10,10 +10,14 @@ recurrent path through the state ``c`` is never touched.
 
 Draws are made per layer and per time step and shared over the batch, as the
 reference implementation does.
+
+Everything here is written with ``keras.ops`` and ``keras.random``, so that
+the per-step cell path runs on other backends than TensorFlow too (tested on
+JAX; :func:`check_per_step_draws` says what JAX's traced loops cannot do).
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from scs_keras.utils import validation
 
@@ -40,12 +44,12 @@ def validate_truncation(truncation_rate, truncation_mode):
             validation.one_of("truncation_mode", truncation_mode, TRUNCATION_MODES))
 
 
-@tf.custom_gradient
+@ops.custom_gradient
 def _mask_gradient(x, keep):
     def grad(dy):
-        return dy * keep, tf.zeros_like(keep)
+        return dy * keep, ops.zeros_like(keep)
 
-    return tf.identity(x), grad
+    return ops.copy(x), grad
 
 
 def mask_gradient(x, keep):
@@ -59,7 +63,7 @@ def mask_gradient(x, keep):
     Returns:
         A tensor equal to ``x``.
     """
-    keep = tf.cast(keep, x.dtype)
+    keep = ops.cast(keep, x.dtype)
     return _mask_gradient(x, keep)
 
 
@@ -93,29 +97,89 @@ def keep_factors(rate, mode, num_steps, seed_generator, dtype="float32"):
     # layer's dtype (the rate variable of a schedule is float32, and a
     # probability needs no more precision); only the 0/1 result takes the
     # input's dtype.
-    rate = tf.cast(rate, tf.float32)
-    shape = tf.reshape(tf.cast(num_steps, tf.int32), [1])
+    rate = ops.cast(rate, "float32")
+    shape = (num_steps,)
     u_temporal = keras.random.uniform(shape, dtype="float32", seed=seed_generator)
-    cut_temporal = u_temporal < rate
+    cut_temporal = ops.less(u_temporal, rate)
     if mode == "temporal":
         return _keep(cut_temporal, dtype), None
     u_spatial = keras.random.uniform(shape, dtype="float32", seed=seed_generator)
-    cut_spatial = u_spatial < 1.0 - rate
-    both = tf.logical_and(cut_temporal, cut_spatial)
-    restore_temporal = rate < 0.5
-    cut_temporal = tf.logical_and(
-        cut_temporal, tf.logical_not(tf.logical_and(both, restore_temporal))
+    cut_spatial = ops.less(u_spatial, 1.0 - rate)
+    both = ops.logical_and(cut_temporal, cut_spatial)
+    restore_temporal = ops.less(rate, 0.5)
+    cut_temporal = ops.logical_and(
+        cut_temporal, ops.logical_not(ops.logical_and(both, restore_temporal))
     )
-    cut_spatial = tf.logical_and(
+    cut_spatial = ops.logical_and(
         cut_spatial,
-        tf.logical_not(tf.logical_and(both, tf.logical_not(restore_temporal))),
+        ops.logical_not(ops.logical_and(both, ops.logical_not(restore_temporal))),
     )
     return _keep(cut_temporal, dtype), _keep(cut_spatial, dtype)
 
 
+def loop_caller():
+    """A marker of the JAX trace ``keras.layers.RNN`` runs its loop from,
+    taken before the loop (``None`` on other backends)."""
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    return jax.numpy.zeros(())
+
+
+def check_per_step_draws(owner, caller):
+    """Raises a ValueError if a draw here cannot differ from step to step.
+
+    ``keras.layers.RNN`` runs its steps, on the JAX backend unless
+    ``unroll=True``, in a ``jax.lax.scan``: JAX traces the step once for
+    all time steps, so a random generator cannot advance between steps
+    (every step would get the same draw, and the generator's new state
+    would leak out of the loop).  Keras draws its dropout masks once per
+    sequence for that reason; a truncation decision, though, is drawn anew
+    at every step.
+
+    Args:
+        owner: Name of the cell, for the message.
+        caller: :func:`loop_caller` of the code that runs the loop, or
+            ``None`` when unknown (no check).
+
+    Raises:
+        ValueError: On JAX, in a loop body traced once for all steps.
+    """
+    if caller is None or not _in_jax_loop_body(caller):
+        return
+    raise ValueError(
+        f"{owner}: stochastic truncation draws a fresh decision at every "
+        "time step, which a loop the JAX backend traces once for all steps "
+        "(keras.layers.RNN with unroll=False) cannot do. On JAX, train with "
+        "keras.layers.RNN(..., unroll=True), or turn truncation off "
+        "(truncation_rate=0.0 or truncation_mode='none')."
+    )
+
+
+def _in_jax_loop_body(caller):
+    """Whether this step runs in a JAX trace nested in the caller's (the
+    body of a ``lax.scan``), judged by where a fresh constant lands.  An
+    unrolled loop runs in the caller's own trace (or eagerly)."""
+    import jax
+
+    probe = jax.numpy.zeros(())
+    if not isinstance(probe, jax.core.Tracer):
+        return False  # eager: each step runs in turn
+    if not isinstance(caller, jax.core.Tracer):
+        return True  # traced here, eager around the loop
+    return _jax_trace(probe) is not _jax_trace(caller)
+
+
+def _jax_trace(tracer):
+    # JAX < 0.4.36 gives each op its own trace object over a shared "main".
+    trace = tracer._trace
+    return getattr(trace, "main", trace)
+
+
 def _keep(cut, dtype):
     """0 where ``cut``, else 1."""
-    return 1.0 - tf.cast(cut, dtype)
+    return 1.0 - ops.cast(cut, dtype)
 
 
 class RateSource:

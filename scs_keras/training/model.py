@@ -11,9 +11,11 @@ from keras.src.models.functional import Functional
 from keras.src.models.model import functional_init_arguments
 
 from scs_keras.layers.base import SCSCellBase, SCSRNNBase
+from scs_keras.layers.recurrence import require_tensorflow_backend
 from scs_keras.layers.truncation import RateSource
 from scs_keras.training.schedules import (
     ASTSGD,
+    CONSTANT_RATE_ALTERNATIVE,
     STSGD,
     OverlapCoherence,
     TruncationSchedule,
@@ -119,6 +121,7 @@ class SCSModel(keras.Model):
         return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args, **kwargs):
+        require_tensorflow_backend("SCSModel", CONSTANT_RATE_ALTERNATIVE)
         super().__init__(*args, **kwargs)
         # Created unconditionally (not in compile) so that a saved model always
         # has the same variables to load into.  Under a tf.distribute strategy

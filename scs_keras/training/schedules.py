@@ -10,7 +10,18 @@ logged as ``truncation_rate``.
 import keras
 import tensorflow as tf
 
+from scs_keras.layers.recurrence import require_tensorflow_backend
 from scs_keras.utils.validation import check_float, positive_int, rate
+
+
+#: What to use instead of a schedule on a backend other than TensorFlow.
+CONSTANT_RATE_ALTERNATIVE = (
+    "keras.layers.RNN(SCSCell(..., truncation_rate=p)) with a constant rate "
+    "and a plain keras.Model")
+
+
+def _require_tensorflow(schedule):
+    require_tensorflow_backend(type(schedule).__name__, CONSTANT_RATE_ALTERNATIVE)
 
 
 class TruncationSchedule:
@@ -51,6 +62,7 @@ class STSGD(TruncationSchedule):
     """
 
     def __init__(self, initial_rate=0.5, final_rate=None, decay_steps=None):
+        _require_tensorflow(self)
         self.initial_rate = rate("initial_rate", initial_rate)
         self.final_rate = (
             None if final_rate is None else rate("final_rate", final_rate)
@@ -136,6 +148,7 @@ class ASTSGD(TruncationSchedule):
         loss=None,
         warmup_steps=10,
     ):
+        _require_tensorflow(self)
         self.initial_rate = rate("initial_rate", initial_rate)
         self.threshold = check_float("threshold", threshold)
         if initial_loss is not None:
@@ -210,6 +223,7 @@ class OverlapCoherence:
 
     def __init__(self, clip_length=5, overlap=0.25, coherence_weight=1000.0,
                  output=None, per_step_targets=False):
+        _require_tensorflow(self)
         clip_length = positive_int("clip_length", clip_length)
         overlap = check_float("overlap", overlap, minimum=0.0, maximum=1.0,
                               max_inclusive=False)
