@@ -1,7 +1,7 @@
 """``python -m scs_keras`` is the ``scs-keras`` command.
 
-(TensorFlow is already loaded here; the console script ``scs-keras`` also
-quiets its C++ logs, see ``scs_keras_cli``.)
+(The console script ``scs-keras`` also quiets TensorFlow's C++ logs, see
+``scs_keras_cli``; ``chains`` runs without importing TensorFlow.)
 """
 
 import sys

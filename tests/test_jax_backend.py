@@ -129,6 +129,12 @@ def _jax_side(workdir):
         "SCSModel": _error(lambda: scs_keras.SCSModel()),
         "STSGD": _error(lambda: scs_keras.STSGD()),
     }
+    results["frame_layers"] = {
+        "FrameWise": _error(lambda: scs_keras.FrameWise(keras.layers.Dense(2))),
+        "RepeatLastFrame": _error(lambda: scs_keras.RepeatLastFrame(2)),
+        "DropLastFrame": _error(lambda: scs_keras.DropLastFrame()),
+        "FrameStandardization": _error(lambda: scs_keras.FrameStandardization()),
+    }
     np.savez(os.path.join(workdir, "jax_arrays.npz"), **arrays)
     with open(os.path.join(workdir, "jax_results.json"), "w") as f:
         json.dump(results, f)
@@ -228,6 +234,17 @@ def test_tensorflow_only_classes_name_the_backend_and_the_cell_path(jax_run, nam
     assert message is not None, f"{name} built on JAX without an error"
     assert message.startswith(name) and "'jax' backend" in message, message
     assert "keras.layers.RNN(" in message
+
+
+@pytest.mark.parametrize("name, alternative", [
+    ("FrameWise", "keras.layers.TimeDistributed"), ("RepeatLastFrame", "keras.ops.repeat"),
+    ("DropLastFrame", "x[:, :-1]"), ("FrameStandardization", "keras.layers.Normalization")])
+def test_frame_layers_name_the_backend_and_an_alternative(jax_run, name, alternative):
+    _, _, results, _ = jax_run
+    message = results["frame_layers"][name]
+    assert message is not None, f"{name} built on JAX without an error"
+    assert message.startswith(name) and "'jax' backend" in message, message
+    assert alternative in message
 
 
 def test_importing_the_package_registers_the_layers_and_leaves_the_backend_alone():

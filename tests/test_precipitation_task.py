@@ -96,21 +96,23 @@ def test_deep_topology_keeps_the_resolution_and_adds_layers_not_levels():
 
 
 def test_deep_topology_has_residual_shortcuts():
-    # With every recurrent layer's output zeroed, a residual stack passes the
-    # CNN encoder's features through unchanged; the forecast then equals the
-    # same model's with depth 1 and its layer zeroed too.
-    def zeroed(depth):
-        model = M.build_convlstm_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=depth)
-        for layer in recurrent_layers(model, "encoder") + recurrent_layers(model, "forecaster"):
-            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
-        return model
-    shallow, deep = zeroed(1), zeroed(4)
-    # The CNN encoder and decoder (the layers both have) get the same weights.
+    # With layers 2..L zeroed (their outputs are 0), a residual stack passes
+    # layer 1's output through unchanged: the forecast equals that of the
+    # depth-1 model with the same layer 1, CNN encoder and decoder.
+    shallow = M.build_convlstm_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=1)
+    deep = M.build_convlstm_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=4)
     for layer in shallow.layers:
-        if layer.weights and not layer.name.startswith(("encoder_", "forecaster_")):
+        if layer.weights:
             deep.get_layer(layer.name).set_weights(layer.get_weights())
+    for role in ("encoder", "forecaster"):
+        for layer in recurrent_layers(deep, role)[1:]:
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
     x = np.random.default_rng(3).random((2, N, SIZE, SIZE, 1)).astype("float32")
     np.testing.assert_allclose(deep(x)["forecast"], shallow(x)["forecast"], atol=1e-6)
+    # Without the shortcuts the zeroed layers cut the signal.
+    plain = M.build_convlstm_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=4, residual=False)
+    plain.set_weights(deep.get_weights())
+    assert np.abs(plain(x)["forecast"] - shallow(x)["forecast"]).max() > 1e-3
 
 
 def test_equal_parameter_convlstm():

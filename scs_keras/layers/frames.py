@@ -13,6 +13,7 @@ share.
 import keras
 import tensorflow as tf
 
+from scs_keras.utils.backend import require_tensorflow_backend
 from scs_keras.utils.validation import check_float, positive_int
 
 __all__ = [
@@ -101,6 +102,7 @@ class FrameWise(keras.layers.Layer):
 
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
+        require_tensorflow_backend("FrameWise", "keras.layers.TimeDistributed")
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"layer must be a Keras layer; received {layer!r}.")
         self.layer = layer
@@ -156,6 +158,7 @@ class RepeatLastFrame(keras.layers.Layer):
 
     def __init__(self, steps, **kwargs):
         super().__init__(**kwargs)
+        require_tensorflow_backend("RepeatLastFrame", "keras.ops.repeat(x[:, -1:], steps, 1)")
         self.steps = positive_int("steps", steps)
 
     def build(self, input_shape):
@@ -201,6 +204,10 @@ class DropLastFrame(keras.layers.Layer):
     >>> DropLastFrame()(np.zeros((2, 5, 4, 4, 1), "float32")).shape
     TensorShape([2, 4, 4, 4, 1])
     """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        require_tensorflow_backend("DropLastFrame", "x[:, :-1]")
 
     def build(self, input_shape):
         _check_sequence_rank(self, input_shape, 2)
@@ -254,6 +261,7 @@ class FrameStandardization(keras.layers.Layer):
 
     def __init__(self, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)
+        require_tensorflow_backend("FrameStandardization", "keras.layers.Normalization")
         self.epsilon = check_float("epsilon", epsilon, minimum=0.0, min_inclusive=False)
 
     def build(self, input_shape):

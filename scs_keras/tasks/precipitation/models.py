@@ -124,7 +124,8 @@ class _Decoder:
             level = levels - 1 - i
             d = up(d)
             skip = level_outputs[level - 1] if level > 0 else last_frame
-            d = keras.ops.concatenate([d, skip], axis=-1)
+            if skip is not None:
+                d = keras.ops.concatenate([d, skip], axis=-1)
         return self.output(d)
 
 
@@ -162,11 +163,17 @@ class _Topology:
     * **Deep** (``depth=L``): a frame-wise CNN encoder (``stem``: one strided
       ``Conv2D`` per entry of ``widths``) brings the frames down to a
       constant resolution, where ``L`` recurrent layers of width
-      ``widths[-1]`` run at stride 1 with residual shortcuts
-      (``x_l = x_{l-1} + layer_l(x_{l-1})``, as in the deep SCS networks);
-      the decoder's skips are the stem's outputs of the frame being read,
-      and the top recurrent output replaces the stem's last level.  Depth
-      is then free of the frame size.
+      ``widths[-1]`` run at stride 1 with residual shortcuts between them
+      (``x_l = x_{l-1} + layer_l(x_{l-1})`` from the second layer on, as in
+      the deep SCS networks).  Depth is then free of the frame size.  The
+      decoder upsamples the top recurrent output with no skip from the
+      stem (only the previous frame, at full resolution, as in the
+      pyramid): every path from the features to the forecast goes through
+      the recurrent layers.  With ungated shortcuts around them (stem skips
+      into the decoder, a shortcut from the stem's output) the SCS
+      forecaster settled at the loss of its single-frame T¹ head (a
+      persistence-like forecast) while the ConvLSTM did not; see
+      docs/precipitation.md, "The deep topology".
     """
 
     def __init__(self, stem, decoder, residual):
@@ -174,15 +181,11 @@ class _Topology:
         self.center = _centering()
 
     def features(self, frames):
-        """``(recurrent input, decoder skips below the recurrent level)``."""
+        """The recurrent stack's input: centred frames, through the stem if any."""
         x = self.center(frames)
-        if not self.stem:
-            return x, []
-        skips = []
         for conv in self.stem:
             x = conv(x)
-            skips.append(x)
-        return x, skips[:-1]
+        return x
 
     def run(self, layers, x, states=None, stream=None):
         """Runs a recurrent stack; returns ``(outputs per layer, states)``.
@@ -198,18 +201,19 @@ class _Topology:
                 y, *state = layer(x)
             else:
                 y, *state = layer(x, initial_state=states[i])
-            if self.residual:
+            if self.residual and i > 0:
                 y = keras.ops.add(x, y)
             outputs.append(y)
             new_states.append(state)
             x = y
         return outputs, new_states
 
-    def decode(self, skips, outputs, previous):
-        """The decoder on one stack's outputs (pyramid: every layer's; deep:
-        the stem's skips and the top output), with the previous frame."""
-        levels = skips + [outputs[-1]] if self.stem else outputs
-        return self.decoder(levels, previous)
+    def decode(self, outputs, previous):
+        """The decoder on one stack's outputs (pyramid: every layer's as
+        skips; deep: the top output only), with the previous frame."""
+        if self.stem:
+            outputs = [None] * (len(self.stem) - 1) + [outputs[-1]]
+        return self.decoder(outputs, previous)
 
 
 def _encoder_forecaster(inputs, target_frames, encoders, forecasters, topology,
@@ -225,25 +229,22 @@ def _encoder_forecaster(inputs, target_frames, encoders, forecasters, topology,
         ``next_frame_head``, the decoder's one-step predictions of observed
         frames ``2..N`` from the encoder's outputs (else ``None``).
     """
-    x, skips = topology.features(inputs)
-    encoded, states = topology.run(encoders, x)
+    encoded, states = topology.run(encoders, topology.features(inputs))
     next_frame = None
     if next_frame_head:
         # Teacher-forced one-step predictions over the observed frames: the
         # encoder's output at step t, through the shared decoder, predicts
         # frame t + 1.
         drop = DropLastFrame()
-        next_frame = topology.decode([drop(s) for s in skips], [drop(e) for e in encoded],
-                                     drop(inputs))
+        next_frame = topology.decode([drop(e) for e in encoded], drop(inputs))
     # Autoregressive forecaster: step t reads the frame forecast at t - 1
     # (the last observation at t = 0), one frame at a time, with every
     # layer's state carried from the previous step (from the encoder at 0).
     previous = RepeatLastFrame(1, name="last_frame")(inputs)
     frames = []
     for _ in range(target_frames):
-        y, step_skips = topology.features(previous)
-        levels, states = topology.run(forecasters, y, states)
-        previous = topology.decode(step_skips, levels, previous)
+        levels, states = topology.run(forecasters, topology.features(previous), states)
+        previous = topology.decode(levels, previous)
         frames.append(previous)
     if len(frames) == 1:
         return frames[0], next_frame
@@ -383,10 +384,8 @@ def build_scs_forecaster(
         # the shared decoder; with no time it is the same at every lead.
         topology = graph.topology
         last = RepeatLastFrame(1, name="last_frame_t1")(graph.inputs)
-        sigma, skips = topology.features(last)
-        sigmas, _ = topology.run(graph.forecasters, sigma, stream="spatial")
-        outputs[SPATIAL] = RepeatLastFrame(m, name=SPATIAL)(
-            topology.decode(skips, sigmas, last))
+        sigmas, _ = topology.run(graph.forecasters, topology.features(last), stream="spatial")
+        outputs[SPATIAL] = RepeatLastFrame(m, name=SPATIAL)(topology.decode(sigmas, last))
     return SCSModel(graph.inputs, outputs, name=name)
 
 
