@@ -169,11 +169,9 @@ class _Topology:
       decoder upsamples the top recurrent output with no skip from the
       stem (only the previous frame, at full resolution, as in the
       pyramid): every path from the features to the forecast goes through
-      the recurrent layers.  With ungated shortcuts around them (stem skips
-      into the decoder, a shortcut from the stem's output) the SCS
-      forecaster settled at the loss of its single-frame T¹ head (a
-      persistence-like forecast) while the ConvLSTM did not; see
-      docs/precipitation.md, "The deep topology".
+      the recurrent layers, so that a comparison measures them.  (The deep
+      SCS forecaster settles near persistence with or without those
+      shortcuts; docs/precipitation.md, "Depth study", has what was tried.)
     """
 
     def __init__(self, stem, decoder, residual):
