@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from scs_keras import ConvSCS2D, SCSModel
 from scs_keras.cli import main as cli_main
+from scs_keras.tasks.outline_annotation.baselines import ContextSquare, context_square
 from scs_keras.tasks.outline_annotation.data import (generated_outline_data, load_datasets,
                                                      training_targets)
 from scs_keras.tasks.outline_annotation.decoding import greedy_decode, tokens_to_crop
@@ -150,22 +151,42 @@ def test_greedy_decoding_in_a_graph_matches_eager():
     assert count.numpy().tolist() == [4, 2]
 
 
-def test_greedy_tokens_are_the_teacher_forced_argmax_of_the_scs_model():
-    """Decoding re-runs the causal decoder: fed back, its tokens are its own argmax."""
-    model = build_model("scs", crop_size=32, max_vertices=6, depth=2, width=4, seed=1)
-    image = RNG.random((4, 32, 32, 3), np.float32)
-    features = model.get_layer("encoder")(image)
-    first = tf.argmax(model.get_layer("first_vertex_head")(features), -1, output_type=tf.int32)
-    maps, decoder = model.get_layer("vertex_maps"), model.get_layer("decoder")
-    tokens, count = greedy_decode(lambda t: decoder([features, maps(t)]), first, 6, 16)
-    tokens, count = tokens.numpy(), count.numpy()
-    padded = np.concatenate([tokens, np.full((4, 1), -1, np.int32)], axis=1)
-    forced = model({"image": image, "vertices": padded})
-    best = np.argmax(forced["vertices"].numpy(), -1)
-    np.testing.assert_array_equal(tokens[:, 0], np.argmax(forced["first_vertex"].numpy(), -1))
-    for b in range(4):
-        steps = min(count[b] + 1, 6)  # the vertices after the first, and the end token
-        np.testing.assert_array_equal(best[b, :steps - 1], tokens[b, 1:steps])
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_served_polygons_are_the_teacher_forced_argmax_of_their_own_prefix(name):
+    """The serving model (evaluation and export decode with it) against a
+    teacher-forced pass fed its own tokens: every decoded vertex must be the
+    forced pass's best token at that step, and so must the end token.
+
+    The end logit's bias is lowered so that the polygons run to
+    ``max_vertices`` and every step is compared, then raised so that they
+    end early and the end token is compared too.
+    """
+    crop, grid, max_vertices, batch = 32, 4, 6, 4
+    model = build_model(name, crop_size=crop, max_vertices=max_vertices, depth=2, width=4,
+                        seed=1)
+    image = RNG.random((batch, crop, crop, 3), np.float32)
+    end_bias = model.get_layer("decoder").get_layer("end_logit").bias
+    for bias in (-100.0, 0.5):
+        end_bias.assign(np.full(end_bias.shape, bias, np.float32))
+        served = serving_model(model)(image)
+        count = served["num_vertices"].numpy()
+        # Cell centres 8 x + 3.5 back to cells, then tokens y * G + x.
+        cells = np.rint((served["vertices"].numpy() - 3.5) / (crop / grid)).astype(np.int32)
+        tokens = np.where(np.arange(max_vertices) < count[:, None],
+                          cells[..., 1] * grid + cells[..., 0], -1)
+        padded = np.concatenate([tokens, np.full((batch, 1), -1, np.int32)], axis=1)
+        forced = model({"image": image, "vertices": padded}, training=False)
+        best = np.argmax(forced["vertices"].numpy(), -1)
+        np.testing.assert_array_equal(tokens[:, 0], np.argmax(forced["first_vertex"], -1))
+        for b in range(batch):
+            n = count[b]
+            np.testing.assert_array_equal(best[b, :n - 1], tokens[b, 1:n])
+            if n < max_vertices:  # it ended: the end token was the best there
+                assert best[b, n - 1] == grid * grid, (bias, b, best[b])
+        if bias < 0:
+            assert np.all(count == max_vertices)
+        else:
+            assert np.any(count < max_vertices), count
 
 
 def test_tokens_to_crop_gives_cell_centres():
@@ -185,6 +206,33 @@ def test_serving_model_returns_polygons_within_max_vertices():
     for b, n in enumerate(counts):
         assert np.all(vertices[b, n:] == 0)
         assert np.all((vertices[b, :n] >= 0) & (vertices[b, :n] <= 31))
+
+
+# -- the fixed baseline -------------------------------------------------------
+
+def test_context_square_is_the_box_long_side_in_the_crop():
+    # Context 1: the box's long side is half the crop, centred: pixels 16..47
+    # of a 64-pixel crop, i.e. the edges 15.5 and 47.5.
+    np.testing.assert_allclose(context_square(64, 1.0),
+                               [[15.5, 15.5], [47.5, 15.5], [47.5, 47.5], [15.5, 47.5]])
+    # No context: the whole crop.
+    np.testing.assert_allclose(context_square(8, 0.0)[2], [7.5, 7.5])
+    with pytest.raises(ValueError):
+        context_square(64, -0.1)
+
+
+def test_square_baseline_scores_its_square_against_each_true_polygon():
+    """Two crops: a true polygon equal to the square (IoU 1) and a quarter of it."""
+    square = context_square(32, 1.0)        # edges 7.5 .. 23.5
+    quarter = np.array([[7.5, 7.5], [15.5, 7.5], [15.5, 15.5], [7.5, 15.5]])
+    targets = {"polygon": np.stack([square, quarter])[:, :, :].astype(np.float32),
+               "num_polygon_vertices": np.array([4, 4]), "label": np.array([0, 0])}
+    dataset = [({"image": np.zeros((2, 32, 32, 3), np.float32)}, targets)]
+    baseline = ContextSquare(32, 1.0)
+    scores = evaluate_outline_model(baseline, dataset, 32)
+    assert scores["instance_iou"] == pytest.approx((1.0 + 0.25) / 2, abs=0.03)
+    assert scores["mean_vertices"] == 4.0
+    assert [p.shape for p in baseline.predict_polygons(np.zeros((3, 32, 32, 3)))] == [(4, 2)] * 3
 
 
 # -- end to end -----------------------------------------------------------------

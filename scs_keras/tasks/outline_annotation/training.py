@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from scs_keras.metrics.annotation import PolygonIoU
+from scs_keras.tasks.outline_annotation.baselines import ContextSquare
 from scs_keras.tasks.outline_annotation.export import serving_model
 from scs_keras.tasks.outline_annotation.models import FIRST_VERTEX, VERTICES
 from scs_keras.tasks.training import compile_model, fit_model, fixed_sample, make_truncation
@@ -121,7 +122,10 @@ def polygon_predictor(model):
     serving = serving_model(model)
     size = serving.inputs[0].shape[1]
 
+    # No Python control flow to convert (the loop is a tf.while_loop), and
+    # AutoGraph cannot read this closure's source (it warns on every call).
     @tf.function(input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
+    @tf.autograph.experimental.do_not_convert
     def decode(images):
         return serving(images, training=False)
 
@@ -142,12 +146,19 @@ def _true_polygons(targets):
 def evaluate_outline_model(model, dataset, crop_size):
     """IoU of greedily decoded polygons on ``dataset`` (the reader's batches).
 
+    Args:
+        model: A training model (scored by greedy decoding), or a baseline of
+            :mod:`.baselines` (its fixed polygons).
+        dataset: The reader's test batches.
+        crop_size: Crop side (the IoU's raster).
+
     Returns:
         ``{"mean_iou": mean of the per-class mean IoUs (classes seen),
         "instance_iou": mean over instances, "mean_vertices": mean decoded
         length}``.
     """
-    predict = polygon_predictor(model)
+    predict = (model.predict_polygons if isinstance(model, ContextSquare)
+               else polygon_predictor(model))
     metric = PolygonIoU(crop_size)
     lengths = []
     for inputs, targets in dataset:
