@@ -192,3 +192,13 @@ def test_generate_flags_parse_for_every_task(task, tmp_path):
     # still work on what it gets.
     args = cli.parse_task_args("generate", get_task(task), ["--out", str(tmp_path), "--seed", "3"])
     assert args.out == str(tmp_path) and args.seed == 3
+
+
+def test_the_command_line_page_lists_every_model_of_every_task():
+    page = open(os.path.join(os.path.dirname(__file__), "..", "docs", "cli.md"),
+                encoding="utf-8").read()
+    row = next(line for line in page.splitlines() if line.startswith("| `--model NAME`"))
+    for name in TASKS:
+        listed = row[row.index(name + ":"):].split(";")[0]
+        for model in get_task(name).model_names:
+            assert f"`{model}`" in listed, (name, model)
