@@ -118,3 +118,21 @@ def test_tune_help_lists_the_search_flags(task, capsys):
     for flag in ("--trials", "--directory", "--tuner", "--logdir", "--epochs", "--widths"):
         assert flag + " " in out
     assert "--strategy" not in out
+
+
+@pytest.mark.parametrize("depth, searched", [(None, None), (4, (3, 5))])
+def test_precipitation_depth_is_searched_only_in_the_deep_topology(depth, searched):
+    import keras_tuner
+
+    from scs_keras.tasks.tuning import search_space
+
+    task = get_task("precipitation")
+    argv = [] if depth is None else ["--depth", str(depth)]
+    args = parse_task_args("tune", task, argv)
+    hp = keras_tuner.HyperParameters()
+    values = search_space(task, args, hp)
+    if searched is None:
+        assert "depth" not in values and "depth" not in hp.values
+    else:
+        space = hp._hps["depth"][0]
+        assert (space.min_value, space.max_value) == searched

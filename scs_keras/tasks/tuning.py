@@ -154,7 +154,9 @@ def search_space(task, args, hp):
     values["truncation_mode"] = hp.Choice("truncation_mode", ["temporal", "exclusive"])
     if hasattr(args, "widths"):
         values["width"] = hp.Choice("width", list(WIDTH_FACTORS))
-    if hasattr(args, "depth"):
+    # A task's depth is searched around its value; None (precipitation's
+    # pyramid, whose depth is its number of widths) is not a depth to vary.
+    if getattr(args, "depth", None) is not None:
         values["depth"] = hp.Int("depth", max(2, args.depth - 1), args.depth + 1)
     return values
 
