@@ -150,20 +150,18 @@ def task_parser(command, task):
     return p
 
 
-def _int_list(text):
+def _depths(text):
+    from scs_keras.utils.validation import int_sequence
+
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
-            from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
+        return list(int_sequence("--depths", text))
+    except (TypeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _add_study_arguments(parser, task):
     g = parser.add_argument_group("depth study (scs-keras study)")
-    g.add_argument("--depths", type=_int_list, default=[2, 4, 6, 8, 10],
+    g.add_argument("--depths", type=_depths, default=[2, 4, 6, 8, 10],
                    help="comma-separated --depth values")
     g.add_argument("--models", default=",".join(task.neural_models),
                    help="comma-separated neural models to train at every depth")

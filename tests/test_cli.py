@@ -72,7 +72,7 @@ def test_other_subcommands_have_help(argv, capsys):
     (["train", "action-recognition", "--truncation", "astsgd", "--no-aux"], "T¹ head"),
     (["study", "steering"], "has no --depth flag"),
     (["study", "precipitation", "--models", "scs,persistence"], "--models must name neural"),
-    (["study", "precipitation", "--depths", "2,0"], "positive integers"),
+    (["study", "precipitation", "--depths", "2,0"], "--depths[1] must be >= 1"),
     (["train", "precipitation", "--depth", "0"], "--depth must be >= 1"),
 ])
 def test_bad_flags_are_one_line_usage_errors(argv, message, capsys):

@@ -7,7 +7,7 @@ Takes the flags of ``scs-keras train precipitation`` (``--widths``,
 and its ConvLSTM twin on the same data and seed, and prints the L2 norm of
 the loss gradient over each recurrent layer's weights (mean over 4 test
 batches), at initialisation and after ``--epochs`` of training.  Used for
-docs/precipitation.md, "Why the deeper pyramid failed".
+docs/precipitation.md, "Why the deep SCS forecaster fails".
 """
 
 import sys

@@ -1,7 +1,7 @@
 """Per-layer gradient norms: where a deep model's learning signal goes.
 
 Used to find out why a deep model does not learn (docs/precipitation.md,
-"Why the deeper pyramid failed"): a layer whose gradient is orders of
+"Why the deep SCS forecaster fails"): a layer whose gradient is orders of
 magnitude smaller than its neighbours' learns nothing in the budget.
 """
 

@@ -1,7 +1,8 @@
 """Sizing a baseline to a parameter budget (the equal-parameter comparison rows).
 
-A ConvLSTM layer has about four times the weights of an SCS layer of the
-same width, so "same width" and "same parameter count" are two different
+A ConvLSTM layer has about 2.7 times the weights of an SCS layer of the
+same width (four gates on input and state, against a spatial convolution
+and one gate), so "same width" and "same parameter count" are two different
 comparisons; the task tables show both.
 """
 

@@ -17,7 +17,6 @@ import numpy as np
 import tensorflow as tf
 
 from scs_keras.metrics.annotation import PolygonIoU
-from scs_keras.tasks.outline_annotation.baselines import ContextSquare
 from scs_keras.tasks.outline_annotation.export import serving_model
 from scs_keras.tasks.outline_annotation.models import FIRST_VERTEX, VERTICES
 from scs_keras.tasks.training import compile_model, fit_model, fixed_sample, make_truncation
@@ -157,8 +156,8 @@ def evaluate_outline_model(model, dataset, crop_size):
         "instance_iou": mean over instances, "mean_vertices": mean decoded
         length}``.
     """
-    predict = (model.predict_polygons if isinstance(model, ContextSquare)
-               else polygon_predictor(model))
+    # A baseline draws its polygons itself; a model decodes them greedily.
+    predict = getattr(model, "predict_polygons", None) or polygon_predictor(model)
     metric = PolygonIoU(crop_size)
     lengths = []
     for inputs, targets in dataset:
