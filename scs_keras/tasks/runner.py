@@ -111,6 +111,11 @@ def compare(task, data, args, models=None, after_training=None, strategy=None):
     Each model is built after seeding with ``args.seed``, trained for
     ``args.epochs`` epochs on ``data.train`` (logging to
     ``<logdir>/<model>``) and scored by ``task.evaluate`` on ``data.test``.
+    Before each model, ``data.train`` and ``data.test`` are built anew by
+    ``task.load_data(args)`` after seeding, so every model sees the same
+    batches in the same epoch orders and a row does not depend on which
+    models were trained before it (``data`` keeps its ``info``, reports
+    and description).
 
     Args:
         task: A :class:`~scs_keras.tasks.base.Task`.
@@ -134,9 +139,18 @@ def compare(task, data, args, models=None, after_training=None, strategy=None):
                          f"{', '.join(task.model_names)}.")
 
     strategy = strategy or tf.distribute.get_strategy()
-    # Ignored without a strategy; with one, every worker keeps its share of
-    # each global batch of the same pipeline.
-    data.train, data.test = shard_by_data(data.train), shard_by_data(data.test)
+
+    def fresh_pipelines():
+        # A shuffled pipeline carries its reshuffle state from one pass to the
+        # next, and its order also depends on the global seed when it is
+        # built.  So every model gets pipelines built anew, right after
+        # seeding: each sees the same batches in the same epoch orders, and
+        # a row does not depend on the models trained before it.
+        keras.utils.set_random_seed(args.seed)
+        renewed = task.load_data(args)
+        # Ignored without a strategy; with one, every worker keeps its share
+        # of each global batch of the same pipeline.
+        data.train, data.test = shard_by_data(renewed.train), shard_by_data(renewed.test)
 
     def train_fn(name, model):
         if name in task.neural_models:
@@ -155,6 +169,7 @@ def compare(task, data, args, models=None, after_training=None, strategy=None):
 
     def build(name):
         def make():
+            fresh_pipelines()
             keras.utils.set_random_seed(args.seed)
             with strategy.scope():
                 return task.build_model(name, data, args)

@@ -1,0 +1,76 @@
+"""The shared runner: every model of a comparison gets the same batches."""
+
+import types
+
+import tensorflow as tf
+
+from scs_keras.tasks import runner
+from scs_keras.tasks.base import Task, TaskData
+
+
+class _Recorder:
+    def __init__(self, name):
+        self.name = name
+
+    def count_params(self):
+        return 1
+
+
+class _ShuffledTask(Task):
+    """A task whose only 'training' records the order of every epoch."""
+
+    name = "shuffled"
+    model_names = neural_models = ("a", "b", "c")
+    reference_model = "c"
+    table_columns = ["first"]
+
+    def __init__(self):
+        self.loads = 0
+        self.orders = {}
+
+    def load_data(self, args):
+        self.loads += 1
+        train = (tf.data.Dataset.range(16)
+                 .shuffle(16, seed=args.seed, reshuffle_each_iteration=True).batch(16))
+        return TaskData(train, tf.data.Dataset.range(4).batch(4), {}, [])
+
+    def build_model(self, name, data, args):
+        return _Recorder(name)
+
+    def compile_model(self, model, name, data, args):
+        pass
+
+    def fit(self, model, name, data, args, logdir=None):
+        # One pass over the pipeline per epoch, as model.fit does.
+        self.orders.setdefault(name, []).append(
+            [batch.numpy().tolist() for _ in range(args.epochs) for batch in data.train])
+        return types.SimpleNamespace(history={})
+
+    def evaluate(self, model, data, args):
+        return {"first": float(self.orders[model.name][-1][0][0])}
+
+
+def _args(**kw):
+    return types.SimpleNamespace(**{"seed": 3, "epochs": 3, "logdir": None, "verbose": 0, **kw})
+
+
+def test_compare_gives_every_model_the_same_epoch_orders_whatever_ran_before():
+    task = _ShuffledTask()
+    args = _args()
+    data = task.load_data(args)
+    rows = runner.compare(task, data, args)
+    orders = {name: runs[0] for name, runs in task.orders.items()}
+    # The pipeline really reshuffles: the epochs differ from one another ...
+    assert len({tuple(epoch) for epoch in orders["a"]}) == args.epochs
+    # ... yet the second and third models see exactly the first one's epochs.
+    assert orders["b"] == orders["a"] and orders["c"] == orders["a"]
+    assert task.loads == 4  # the caller's load, then one per model
+    assert [r["first"] for r in rows] == [orders["a"][0][0]] * 3
+
+    # A model trained alone, or after a whole comparison on the same data
+    # (as a depth study does), sees the same epochs too.
+    alone = _ShuffledTask()
+    runner.compare(alone, alone.load_data(args), args, models=["c"])
+    runner.compare(task, data, args, models=["c"])
+    assert alone.orders["c"][0] == orders["a"]
+    assert task.orders["c"][1] == orders["a"]
