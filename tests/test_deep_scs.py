@@ -237,3 +237,25 @@ def test_dropout_reaches_every_layer_of_a_stack_in_training_only(decoupled):
             np.testing.assert_allclose(dropped(x, training=True)[stream],
                                        plain(x, training=True)[stream], atol=1e-6)
     assert all(layer.dropout == 0.5 for layer in dropped.scs_layers)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_step_frame_by_frame_equals_the_whole_sequence(batch_norm):
+    # Three strided conv layers: a projection shortcut over the first pair
+    # (width and resolution change), then a layer outside any block.
+    x = RNG.random((2, 4, 8, 8, 3)).astype("float32")
+    stack = DeepSCS([4, 6, 6], strides=[1, 2, 1], batch_norm=batch_norm, return_sequences=True)
+    full = stack(x, training=False)
+    if batch_norm:  # statistics away from the identity, so the norms matter
+        for norm in stack.norm_layers + list(stack.shortcut_norm_layers.values()):
+            gamma, beta, mean, var = norm.get_weights()
+            norm.set_weights([gamma * 1.5, beta + 0.2, mean + 0.1, var * 2.0])
+        full = stack(x, training=False)
+    assert sorted(stack.shortcuts) == ["0"]
+    states = [s for layer in stack.scs_layers for s in layer.cell.get_initial_state(2)]
+    for t in range(x.shape[1]):
+        out, states = stack.step(x[:, t], states)
+        np.testing.assert_allclose(out, full[:, t], atol=1e-5, err_msg=f"step {t}")
+    assert len(states) == 3 and states[1].shape == (2, 8, 8, 6)  # gates at the input size
+    with pytest.raises(ValueError, match="needs 3 state tensors"):
+        stack.step(x[:, 0], states[:2])

@@ -142,9 +142,10 @@ def test_exported_step_signature_equals_the_whole_clip_with_tensorflow_alone(tmp
             assert not np.allclose(r["stepped"][0], r["whole"], atol=1e-5), name
 
 
-@pytest.mark.parametrize("name", ["convlstm", "cnn_lstm"])
-def test_stepping_equals_the_whole_clip_for_the_recurrent_baselines(name):
-    model = _model(name)
+@pytest.mark.parametrize("name,kw", [("convlstm", {}), ("cnn_lstm", {}),
+                                     ("scs", {"residual": True})])
+def test_stepping_equals_the_whole_clip_for_the_recurrent_models(name, kw):
+    model = _model(name, **kw)
     x = _clips(2)
     state = S.zero_state(model, 2)
     angles = []

@@ -335,6 +335,60 @@ class DeepSCS(keras.layers.Layer):
                 }
         return xs
 
+    def step(self, x, states, training=False):
+        """One frame through the coupled stream, from the layers' states.
+
+        Runs each layer's **cell** once, with the batch norms and residual
+        shortcuts of :meth:`call`, so that feeding a sequence frame by frame
+        from zero states gives :meth:`call`'s output at every step (a
+        streaming client steps frames as they arrive instead of re-running
+        the whole sequence).  Inference only: no truncation, no decoupled
+        streams.
+
+        Args:
+            x: One frame of the stack's input, ``(batch, ...)`` (no time axis).
+            states: The layers' states in layer order (each cell's
+                ``get_initial_state`` list, concatenated); zeros before the
+                first frame.
+            training: Passed to the cells and batch norms.
+
+        Returns:
+            ``(output, new_states)``: the top layer's output for this frame
+            and the new states, in the same order as ``states``.
+
+        Example:
+
+        >>> import numpy as np
+        >>> stack = DeepSCS([4, 4], layer_type="dense")
+        >>> seq = np.random.rand(2, 3, 5).astype("float32")
+        >>> full = stack(seq)
+        >>> states = [s for layer in stack.scs_layers
+        ...           for s in layer.cell.get_initial_state(2)]
+        >>> for t in range(3):
+        ...     out, states = stack.step(seq[:, t], states)
+        >>> bool(np.allclose(out, full[:, -1], atol=1e-5))
+        True
+        """
+        states = list(states)
+        counts = [len(layer.cell.get_initial_state(1)) for layer in self.scs_layers]
+        if len(states) != sum(counts):
+            raise ValueError(f"{self.name}: step needs {sum(counts)} state tensors "
+                             f"(one list per layer, concatenated); received {len(states)}.")
+        new_states = []
+
+        def run_layer(layer, xs):
+            # Frames travel as one-step sequences so that the norms and the
+            # shortcuts of `_run_streams` apply unchanged.
+            count = len(layer.cell.get_initial_state(1))
+            own, states[:count] = states[:count], []
+            y, carried = layer.cell(xs["output"][:, 0], own, training=training)
+            new_states.extend(carried)
+            return (y[:, None],)
+
+        y = self._run_streams({"output": tf.convert_to_tensor(x)[:, None]}, training,
+                              run_layer)["output"]
+        return y[:, 0], new_states
+
     def compute_mask(self, inputs, mask=None):
         if self.decoupled or not self.return_sequences:
             return None

@@ -102,7 +102,7 @@ def _comma_cnn(inputs, angle_mean, angle_std):
 
 def build_model(name, image_size, length=None, widths=(16, 32), hidden=64, lstm_units=64,
                 angle_mean=0.0, angle_std=1.0, truncation_rate=0.5,
-                truncation_mode="temporal", seed=None):
+                truncation_mode="temporal", seed=None, residual=False):
     """A fresh steering model.
 
     Args:
@@ -117,6 +117,8 @@ def build_model(name, image_size, length=None, widths=(16, 32), hidden=64, lstm_
         angle_mean, angle_std: The training angles' mean and standard
             deviation (degrees): the heads end with ``y * std + mean``.
         truncation_rate, truncation_mode, seed: Of the SCS layers.
+        residual: Residual shortcuts over every pair of SCS layers (1×1
+            strided projections, as the width and resolution change).
 
     Returns:
         A ``keras.Model`` (``SCSModel`` for ``"scs"``) with dict outputs
@@ -152,7 +154,7 @@ def build_model(name, image_size, length=None, widths=(16, 32), hidden=64, lstm_
         return keras.Model(inputs, {ANGLE: _angle(head(x))}, name=name)
     x = _front(widths[0])(inputs)
     if name == "scs":
-        streams = DeepSCS(widths, strides=2, kernel_size=3, residual=False, batch_norm=False,
+        streams = DeepSCS(widths, strides=2, kernel_size=3, residual=bool(residual), batch_norm=False,
                           decoupled=True, return_sequences=False,
                           truncation_rate=truncation_rate, truncation_mode=truncation_mode,
                           seed=seed, name="core")(x)

@@ -4,7 +4,9 @@ A car's camera delivers frames one by one; re-running the model on a whole
 clip at every frame repeats ``T - 1`` frames of work.  :func:`step` runs one
 frame through the model's named parts (see :mod:`.models`): the per-frame
 ``"front"``, each recurrent layer's **cell** for one step from the state it
-is given, then the ``"head"``.  A cell computes exactly one step of its
+is given (a ``DeepSCS`` stack steps its cells itself, with its batch norms
+and residual shortcuts: :meth:`~scs_keras.DeepSCS.step`), then the
+``"head"``.  A cell computes exactly one step of its
 layer (the fused ``ConvSCS2D`` equals ``keras.layers.RNN`` of its cell), so
 feeding a clip frame by frame from zero states gives the angle the model
 gives for the whole clip.
@@ -38,29 +40,21 @@ def _cores(model):
 def recurrent_cells(model):
     """The recurrent cells of ``model``, in the order the frame runs through them.
 
-    Each entry is ``(cell, norm)``: ``norm`` is the batch normalisation that
-    follows the cell in a ``DeepSCS`` stack built with ``batch_norm=True``
-    (else ``None``).
-
-    Raises:
-        ValueError: a ``DeepSCS`` stack with residual shortcuts (not stepped here).
+    A ``DeepSCS`` stack contributes its layers' cells (it steps them itself,
+    with its batch norms and residual shortcuts: :meth:`DeepSCS.step`).
     """
     cells = []
     for core in _cores(model):
         if isinstance(core, DeepSCS):
-            if core.residual and len(core.scs_layers) > 1:
-                raise ValueError(f"{model.name}: stepping a residual DeepSCS stack is not "
-                                 "supported; build it with residual=False.")
-            for i, layer in enumerate(core.scs_layers):
-                cells.append((layer.cell, core.norms["output"][i] if core.batch_norm else None))
+            cells.extend(layer.cell for layer in core.scs_layers)
         else:
-            cells.append((core.cell, None))
+            cells.append(core.cell)
     return cells
 
 
 def state_shapes(model):
     """Shapes (without batch) of every recurrent state, in state order."""
-    return [tuple(s.shape[1:]) for cell, _ in recurrent_cells(model)
+    return [tuple(s.shape[1:]) for cell in recurrent_cells(model)
             for s in cell.get_initial_state(1)]
 
 
@@ -94,13 +88,15 @@ def step(model, frame, state):
     states = [tf.reshape(p, tf.concat([[batch], shape], 0)) for p, shape in zip(pieces, shapes)]
     x = model.get_layer("front").layer(frame, training=False)
     new_states = []
-    for cell, norm in recurrent_cells(model):
-        count = len(cell.get_initial_state(1))
-        x, carried = cell(x, states[:count], training=False)
+    for core in _cores(model):
+        if isinstance(core, DeepSCS):
+            count = sum(len(layer.cell.get_initial_state(1)) for layer in core.scs_layers)
+            x, carried = core.step(x, states[:count], training=False)
+        else:
+            count = len(core.cell.get_initial_state(1))
+            x, carried = core.cell(x, states[:count], training=False)
         states = states[count:]
         new_states.extend(carried)
-        if norm is not None:
-            x = norm(x, training=False)
     angle = tf.reshape(model.get_layer("head")(x, training=False), [-1])
     flat = [tf.reshape(s, [batch, -1]) for s in new_states]
     new_state = tf.concat(flat, axis=1) if flat else tf.zeros([batch, 0], state.dtype)
