@@ -370,16 +370,16 @@ class DeepSCS(keras.layers.Layer):
         True
         """
         states = list(states)
-        counts = [len(layer.cell.get_initial_state(1)) for layer in self.scs_layers]
-        if len(states) != sum(counts):
-            raise ValueError(f"{self.name}: step needs {sum(counts)} state tensors "
+        counts = {id(layer): len(layer.cell.get_initial_state(1)) for layer in self.scs_layers}
+        if len(states) != sum(counts.values()):
+            raise ValueError(f"{self.name}: step needs {sum(counts.values())} state tensors "
                              f"(one list per layer, concatenated); received {len(states)}.")
         new_states = []
 
         def run_layer(layer, xs):
             # Frames travel as one-step sequences so that the norms and the
             # shortcuts of `_run_streams` apply unchanged.
-            count = len(layer.cell.get_initial_state(1))
+            count = counts[id(layer)]
             own, states[:count] = states[:count], []
             y, carried = layer.cell(xs["output"][:, 0], own, training=training)
             new_states.extend(carried)

@@ -154,8 +154,8 @@ def build_model(name, image_size, length=None, widths=(16, 32), hidden=64, lstm_
         return keras.Model(inputs, {ANGLE: _angle(head(x))}, name=name)
     x = _front(widths[0])(inputs)
     if name == "scs":
-        streams = DeepSCS(widths, strides=2, kernel_size=3, residual=bool(residual), batch_norm=False,
-                          decoupled=True, return_sequences=False,
+        streams = DeepSCS(widths, strides=2, kernel_size=3, residual=bool(residual),
+                          batch_norm=False, decoupled=True, return_sequences=False,
                           truncation_rate=truncation_rate, truncation_mode=truncation_mode,
                           seed=seed, name="core")(x)
         outputs = {ANGLE: _angle(head(streams["output"]))}

@@ -43,13 +43,14 @@ def recurrent_cells(model):
     A ``DeepSCS`` stack contributes its layers' cells (it steps them itself,
     with its batch norms and residual shortcuts: :meth:`DeepSCS.step`).
     """
-    cells = []
-    for core in _cores(model):
-        if isinstance(core, DeepSCS):
-            cells.extend(layer.cell for layer in core.scs_layers)
-        else:
-            cells.append(core.cell)
-    return cells
+    return [cell for core in _cores(model) for cell in _core_cells(core)]
+
+
+def _core_cells(core):
+    """The cells of one recurrent layer (several for a ``DeepSCS`` stack)."""
+    if isinstance(core, DeepSCS):
+        return [layer.cell for layer in core.scs_layers]
+    return [core.cell]
 
 
 def state_shapes(model):
@@ -89,12 +90,9 @@ def step(model, frame, state):
     x = model.get_layer("front").layer(frame, training=False)
     new_states = []
     for core in _cores(model):
-        if isinstance(core, DeepSCS):
-            count = sum(len(layer.cell.get_initial_state(1)) for layer in core.scs_layers)
-            x, carried = core.step(x, states[:count], training=False)
-        else:
-            count = len(core.cell.get_initial_state(1))
-            x, carried = core.cell(x, states[:count], training=False)
+        count = sum(len(cell.get_initial_state(1)) for cell in _core_cells(core))
+        step_fn = core.step if isinstance(core, DeepSCS) else core.cell
+        x, carried = step_fn(x, states[:count], training=False)
         states = states[count:]
         new_states.extend(carried)
     angle = tf.reshape(model.get_layer("head")(x, training=False), [-1])
