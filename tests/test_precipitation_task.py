@@ -95,6 +95,25 @@ def test_deep_topology_keeps_the_resolution_and_adds_layers_not_levels():
         M.build_scs_forecaster(N, T_OUT, SIZE, widths=WIDTHS, depth=0)
 
 
+def test_strides_set_the_resolution_of_the_recurrent_layers():
+    # Deep topology with a stride-1 stem: the recurrent layers run at the
+    # frame's own resolution; with stride 2, at half of it.  The stride
+    # changes no weight shape, so both have the same parameter count.
+    full = M.build_model("scs", N, T_OUT, SIZE, widths=(4,), strides=1, depth=2)
+    half = M.build_model("scs", N, T_OUT, SIZE, widths=(4,), strides=2, depth=2)
+    assert full.count_params() == half.count_params()
+    for model, side in ((full, SIZE), (half, SIZE // 2)):
+        layer = recurrent_layers(model, "encoder")[0]
+        assert tuple(layer.output[0].shape)[2:4] == (side, side)
+        assert tuple(model.output["forecast"].shape) == (None, T_OUT, SIZE, SIZE, 1)
+    # The equal-parameter twin is sized with the same strides.
+    eq = M.build_model("convlstm_eq_params", N, T_OUT, SIZE, widths=(4,), strides=1, depth=2)
+    widths, (scs_params, _) = M.equal_parameter_widths((4,), depth=2, strides=1)
+    assert scs_params == full.count_params()
+    assert recurrent_layers(eq, "encoder")[0].filters == widths[-1]
+    assert tuple(recurrent_layers(eq, "encoder")[0].output[0].shape)[2:4] == (SIZE, SIZE)
+
+
 def test_deep_topology_has_residual_shortcuts():
     # With layers 2..L zeroed (their outputs are 0), a residual stack passes
     # layer 1's output through unchanged: the forecast equals that of the

@@ -483,7 +483,7 @@ def forecast_only(model):
 MODEL_NAMES = ("scs", "convlstm", "convlstm_eq_params")
 
 
-def equal_parameter_widths(widths, depth=None, kernel_size=3):
+def equal_parameter_widths(widths, depth=None, kernel_size=3, strides=None):
     """Widths of a ConvLSTM forecaster with about the parameters of the SCS
     forecaster of ``widths`` (and ``depth``).
 
@@ -501,11 +501,13 @@ def equal_parameter_widths(widths, depth=None, kernel_size=3):
     True
     """
     widths = tuple(int_sequence("widths", widths))
-    size = 2 ** len(widths)
+    strides = int_sequence("strides", 2 if strides is None else strides,
+                           length=len(widths), allow_scalar=True)
+    size = math.prod(strides)  # the smallest frame the strides allow
 
     def count(builder, ws):
-        return builder(2, 1, size, widths=ws, kernel_size=kernel_size, depth=depth,
-                       next_frame_head=True).count_params()
+        return builder(2, 1, size, widths=ws, strides=strides, kernel_size=kernel_size,
+                       depth=depth, next_frame_head=True).count_params()
 
     target = count(build_scs_forecaster, widths)
     best, params = widths_for_parameter_count(
@@ -515,7 +517,7 @@ def equal_parameter_widths(widths, depth=None, kernel_size=3):
 
 def build_model(name, input_frames, target_frames, image_size, widths=(16, 32),
                 truncation_mode="temporal", truncation_rate=0.5, next_frame_head=True,
-                seed=None, depth=None, residual=True):
+                seed=None, depth=None, residual=True, strides=None):
     """A forecaster by name, with the same sizes.
 
     Args:
@@ -523,7 +525,7 @@ def build_model(name, input_frames, target_frames, image_size, widths=(16, 32),
             ``"convlstm_eq_params"`` (widths scaled down so that it has
             about the SCS model's parameter count; see
             :func:`equal_parameter_widths`).
-        input_frames, target_frames, image_size, widths, depth, residual:
+        input_frames, target_frames, image_size, widths, depth, residual, strides:
             Sizes and topology (see :func:`build_scs_forecaster`).
         truncation_mode, truncation_rate, seed: SCS only.
         next_frame_head: The one-step head, for every model.  Default ``True``.
@@ -540,14 +542,14 @@ def build_model(name, input_frames, target_frames, image_size, widths=(16, 32),
     'convlstm_forecaster'
     """
     one_of("model", name, MODEL_NAMES)
-    sizes = dict(widths=widths, depth=depth, residual=residual,
+    sizes = dict(widths=widths, depth=depth, residual=residual, strides=strides,
                  next_frame_head=next_frame_head)
     if name == "scs":
         return build_scs_forecaster(input_frames, target_frames, image_size,
                                     truncation_rate=truncation_rate,
                                     truncation_mode=truncation_mode, seed=seed, **sizes)
     if name == "convlstm_eq_params":
-        sizes["widths"], _ = equal_parameter_widths(widths, depth)
+        sizes["widths"], _ = equal_parameter_widths(widths, depth, strides=strides)
         return build_convlstm_forecaster(input_frames, target_frames, image_size,
                                          name="convlstm_eq_params_forecaster", **sizes)
     return build_convlstm_forecaster(input_frames, target_frames, image_size, **sizes)

@@ -8,6 +8,8 @@ equal depth and parameter count, persistence and optical-flow extrapolation.
 
 from __future__ import annotations
 
+import math
+
 from scs_keras.data.contract import DataError
 from scs_keras.metrics.nowcasting import CSI, NowcastMSE
 from scs_keras.tasks.base import Task, TaskData
@@ -52,6 +54,10 @@ class PrecipitationTask(Task):
         g.add_argument("--widths", default="16,32",
                        help="channels of each level (each halves the resolution): the "
                             "recurrent layers, or with --depth the CNN encoder's convolutions")
+        g.add_argument("--strides", default="2",
+                       help="stride of each level (one int for all): of the recurrent "
+                            "layers, or with --depth of the CNN encoder's convolutions "
+                            "(--widths 32 --depth L: recurrent layers at 1/2 resolution)")
         g.add_argument("--depth", type=int, default=None,
                        help="deep topology: this many recurrent layers of width widths[-1] "
                             "at constant resolution behind a CNN encoder, with residual "
@@ -87,12 +93,17 @@ class PrecipitationTask(Task):
             error(f"--threshold must be >= 0; got {args.threshold}")
         try:
             args.widths = int_sequence("--widths", args.widths)
+            strides = int_sequence("--strides", args.strides, minimum=1)
+            if len(strides) == 1:  # one stride for every level
+                strides = strides * len(args.widths)
+            args.strides = int_sequence("--strides", strides, length=len(args.widths))
         except (TypeError, ValueError) as e:
             error(str(e))
         size = args.resize or (args.image_size if args.data_dir is None else None)
-        factor = 2 ** len(args.widths)
+        factor = math.prod(args.strides)
         if size is not None and size % factor:
-            error(f"the frame size ({size}) must be divisible by 2^len(widths) = {factor}")
+            error(f"the frame size ({size}) must be divisible by the product of the strides "
+                  f"({factor})")
 
     # -- data -----------------------------------------------------------
 
@@ -121,10 +132,10 @@ class PrecipitationTask(Task):
             batch_size=args.batch_size, stride=args.stride, resize=args.resize,
             seed=args.seed, on_bad=args.on_bad)
         h, w = info["image_size"]
-        factor = 2 ** len(args.widths)
+        factor = math.prod(args.strides)
         if h % factor or w % factor:
-            raise DataError(args.data_dir, f"frames of {h}x{w} are not divisible by "
-                                           f"2^len(widths) = {factor}; pass --resize")
+            raise DataError(args.data_dir, f"frames of {h}x{w} are not divisible by the "
+                                           f"product of the strides ({factor}); pass --resize")
         description = (f"Data: {source}; {info['train_windows']} train / "
                        f"{info['test_windows']} test windows, {args.input_frames} -> "
                        f"{args.target_frames} frames of {h}x{w}, batch {args.batch_size}")
@@ -137,8 +148,8 @@ class PrecipitationTask(Task):
             return baselines.build_baseline(name, args.input_frames, args.target_frames)
         return models.build_model(
             name, args.input_frames, args.target_frames, data_.info["image_size"],
-            widths=args.widths, depth=args.depth, residual=not args.no_residual,
-            truncation_mode=args.truncation_mode,
+            widths=args.widths, strides=args.strides, depth=args.depth,
+            residual=not args.no_residual, truncation_mode=args.truncation_mode,
             truncation_rate=args.truncation_rate,
             next_frame_head=not args.no_next_frame_head, seed=args.seed)
 
