@@ -36,13 +36,16 @@ print(scores)
 for row in streams or []:
     print(row)
 
-# 4. The SavedModel, then a "car" that sends one frame at a time to `step`.
+# 4. The SavedModel, then a "car" that sends one frame at a time to `step`;
+#    the last step's angle is the one `serving_default` gives for the whole clip.
 path = export.export_steering_model(model)
-step = tf.saved_model.load(path).signatures["step"]
+signatures = tf.saved_model.load(path).signatures
 frames, targets = next(iter(test_ds))
 state = tf.zeros((1, streaming.state_size(model)))
 for t in range(length):
-    out = step(frame=frames[:1, t], state=state)
+    out = signatures["step"](frame=frames[:1, t], state=state)
     state = out["state"]
-print(f"SavedModel {path}: streamed angle {float(out['angle'][0]):+.1f} degrees, "
+whole_clip = signatures["serving_default"](frames=frames[:1])["angle"]
+print(f"SavedModel {path}: streamed angle {float(out['angle'][0]):+.3f} degrees, "
+      f"whole clip {float(whole_clip[0]):+.3f}, "
       f"logged {float(np.asarray(targets['steering_angle'])[0]):+.1f}")

@@ -183,6 +183,7 @@ def parse_task_args(command, task, argv):
     """Parses and checks the flags of a task command (``SystemExit(2)`` on bad ones)."""
     parser = task_parser(command, task)
     args = parser.parse_args(argv)
+    args.command = command  # tasks check some flags only for the commands that use them
     if command != "generate":
         if args.data_dir is not None and not os.path.exists(args.data_dir):
             parser.error(f"--data-dir {args.data_dir!r} does not exist")

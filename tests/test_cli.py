@@ -75,6 +75,7 @@ def test_other_subcommands_have_help(argv, capsys):
     (["train", "action-recognition", "--widths", "16,x"], "--widths"),
     (["train", "action-recognition", "--truncation", "astsgd", "--no-aux"], "T¹ head"),
     (["study", "steering"], "has no --depth flag"),
+    (["train", "steering", "--routes", "3"], "--routes (3) must exceed --test-routes (3)"),
     (["study", "precipitation", "--models", "scs,persistence"], "--models must name neural"),
     (["study", "precipitation", "--depths", "2,0"], "--depths[1] must be >= 1"),
     (["train", "precipitation", "--depth", "0"], "--depth must be >= 1"),

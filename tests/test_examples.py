@@ -1,6 +1,7 @@
 """The scripts in ``examples/`` run as written (one epoch, in a scratch folder)."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -31,3 +32,16 @@ def test_action_recognition_script_trains_scores_and_exports(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "'top1':" in done.stdout and "'mAP':" in done.stdout
     assert os.path.isdir(tmp_path / "saved_models" / "action_recognition" / "1")
+
+
+@pytest.mark.slow
+def test_steering_script_trains_scores_exports_and_streams(tmp_path):
+    done = run_example("auto_driving.py", ["1"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "'accuracy_5deg':" in done.stdout and "'rmse':" in done.stdout
+    assert os.path.isdir(tmp_path / "saved_models" / "steering" / "1")
+    # The exported `step` signature, fed the clip frame by frame, ends on
+    # the angle `serving_default` gives for the whole clip.
+    streamed, whole = map(float, re.search(
+        r"streamed angle ([-+0-9.]+) degrees, whole clip ([-+0-9.]+)", done.stdout).groups())
+    assert abs(streamed - whole) <= 1e-3 + 1e-4 * abs(whole)

@@ -248,7 +248,8 @@ def test_routes_split_by_name_with_conditions(routes):
 def test_short_run_lowers_the_loss_and_the_export_reloads(routes, tmp_path, capsys):
     task = get_task("steering")
     args = parse_task_args("train", task, [
-        "--data-dir", routes, "--model", "scs", "--epochs", "8", "--batch-size", "8",
+        "--data-dir", routes, "--test-routes", "1", "--model", "scs", "--epochs", "8",
+        "--batch-size", "8",
         "--learning-rate", "1e-2", "--length", "4", "--image-size", f"{H},{W}",
         "--widths", "4,8", "--hidden", "8", "--thresholds", "2,5", "--verbose", "0"])
     data = task.load_data(args)

@@ -40,7 +40,7 @@ LAYOUTS = ("comma", "video_csv")
 _READERS = {"comma": make_comma_dataset, "video_csv": make_video_csv_dataset}
 
 
-def generated_routes(cache_dir, routes=6, frames_per_route=240, image_size=(40, 80),
+def generated_routes(cache_dir, routes=16, frames_per_route=240, image_size=(40, 80),
                      segment_frames=60, seed=0, progress=True):
     """Writes (or reuses) generated routes in the comma.ai layout; returns the folder.
 
@@ -68,7 +68,7 @@ def generated_routes(cache_dir, routes=6, frames_per_route=240, image_size=(40, 
 
 
 def load_datasets(root, layout="comma", length=8, image_size=(40, 80), batch_size=16,
-                  stride=2, test_routes=1, seed=0, on_bad="raise"):
+                  stride=2, test_routes=3, seed=0, on_bad="raise"):
     """Training and test pipelines split by route.
 
     Road conditions are read when ``root/conditions/`` exists (the

@@ -45,12 +45,12 @@ class SteeringTask(Task):
                        help="H,W the frames are resized to (and generated at)")
         g.add_argument("--length", type=int, default=8, help="frames per clip")
         g.add_argument("--stride", type=int, default=2, help="frames between clip ends")
-        g.add_argument("--routes", type=int, default=6, help="generated routes")
+        g.add_argument("--routes", type=int, default=16, help="generated routes")
         g.add_argument("--frames-per-route", type=int, default=240,
                        help="frames per generated route (20 Hz)")
         g.add_argument("--segment-frames", type=int, default=60,
                        help="frames per generated road-condition segment")
-        g.add_argument("--test-routes", type=int, default=1,
+        g.add_argument("--test-routes", type=int, default=3,
                        help="routes (the last by name) kept for testing")
         g.add_argument("--widths", default="16,32",
                        help="channels of the recurrent layers (each halves the resolution)")
@@ -89,7 +89,9 @@ class SteeringTask(Task):
         if args.data_dir is None and args.frames_per_route < args.length:
             error(f"--frames-per-route ({args.frames_per_route}) must be >= --length "
                   f"({args.length})")
-        if args.data_dir is None and args.routes <= args.test_routes:
+        # `generate` writes routes and splits nothing.
+        if (args.data_dir is None and getattr(args, "command", "train") != "generate"
+                and args.routes <= args.test_routes):
             error(f"--routes ({args.routes}) must exceed --test-routes ({args.test_routes})")
 
     # -- data -----------------------------------------------------------
