@@ -147,6 +147,8 @@ def task_parser(command, task):
     if command == "study":
         _add_study_arguments(p, task)
     task.add_arguments(p)
+    if command == "demo":
+        p.set_defaults(**task.demo_defaults)
     return p
 
 

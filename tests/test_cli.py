@@ -38,6 +38,17 @@ def test_every_task_takes_the_same_shared_flags(command, task, capsys):
     assert out.index("shared flags") < out.index(f"\n{get_task(task).title}:\n")
 
 
+def test_demo_runs_the_depth_studys_best_configuration_and_train_the_pyramid():
+    task = get_task("precipitation")
+    demo = cli.parse_task_args("demo", task, [])
+    assert (demo.widths, demo.strides, demo.depth) == ((32,), (2,), 6)
+    assert demo.compare and demo.export == task.default_export_dir
+    train = cli.parse_task_args("train", task, [])
+    assert (train.widths, train.strides, train.depth) == ((16, 32), (2, 2), None)
+    # A flag given on the command line wins over the demo's preset.
+    assert cli.parse_task_args("demo", task, ["--depth", "2"]).depth == 2
+
+
 @pytest.mark.parametrize("argv", [["generate", "precipitation", "--help"], ["demo", "--help"],
                                   ["chains", "--help"]])
 def test_other_subcommands_have_help(argv, capsys):

@@ -88,6 +88,10 @@ class Task:
         defaults: Defaults of the shared flags for this task
             (``epochs``, ``batch_size``, ``learning_rate``, ``truncation``,
             ``truncation_rate``, ``truncation_mode``).
+        demo_defaults: Defaults of the task's own flags under ``scs-keras
+            demo`` (the main job runs the best configuration the task's
+            studies found, which may be slower than the ``train``
+            defaults); empty for tasks that are not the demo.
         table_columns: Metric columns of the comparison table.
         export_input_name: The serving signature's input name.
         export_output_names: The serving signature's output names.
@@ -99,6 +103,7 @@ class Task:
     neural_models = ("scs",)
     reference_model = "convlstm"
     defaults = {}
+    demo_defaults = {}
     table_columns = []
     export_input_name = "frames"
     export_output_names = ()
