@@ -11,7 +11,7 @@ the layers allow.  From the equations (docs/method.md):
 * a ``ConvSCS2D`` layer of stride ``s`` reading ``H×W×C_in`` computes its
   spatial convolution ``W_s * x`` at the output resolution ``H/s×W/s``, but
   its gate ``g = σ(W_x * x + U * g_prev)`` at the *input* resolution (the
-  state lives there and is max-pooled; SCS_SPEC §2): two convolutions on
+  state lives there and is max-pooled; docs/method.md): two convolutions on
   ``H×W`` pixels;
 * a ``ConvLSTM2D`` layer of stride ``s`` computes its four gates at the
   output resolution, from the input (``C_in → 4C``) and from ``h``
