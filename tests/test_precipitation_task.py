@@ -363,3 +363,23 @@ def test_depth_study_command_prints_one_table_over_depths(tiny_data, tmp_path, c
             expected = builder(N, T_OUT, SIZE, widths=WIDTHS, depth=depth,
                                next_frame_head=True).count_params()
             assert params[(str(depth), model)] == expected
+
+
+@pytest.mark.slow
+def test_a_study_row_does_not_depend_on_the_models_trained_before_it(tmp_path):
+    # The same SCS configuration twice in one study: ASTSGD's θ reads the
+    # shuffled training pipeline, and when it was computed once and cached,
+    # the second model saw other epoch orders (a different MSE) than the
+    # first, i.e. than the same model trained alone.
+    from scs_keras.cli import parse_task_args
+    from scs_keras.tasks import runner
+    from scs_keras.tasks.base import get_task
+
+    task = get_task("precipitation")
+    args = parse_task_args("study", task, [
+        "--depths", "1,1", "--models", "scs", "--epochs", "2", "--image-size", "16",
+        "--train-events", "3", "--test-events", "1", "--frames-per-event", "12",
+        "--batch-size", "2", "--widths", "4", "--verbose", "0",
+        "--generated-dir", str(tmp_path / "gen")])
+    first, second = runner.depth_study(task, args)
+    assert first["mse"] == second["mse"] and first["csi_30dbz"] == second["csi_30dbz"]

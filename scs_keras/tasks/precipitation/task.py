@@ -162,11 +162,11 @@ class PrecipitationTask(Task):
         threshold = args.threshold
         if name == "scs" and args.truncation == "astsgd" and threshold is None:
             # θ on the loss's own scale: the T¹ head sees one frame, so
-            # persistence is about the best it can do.
-            if "threshold" not in data_.info:
-                data_.info["threshold"] = training.persistence_loss(data_.train, loss,
-                                                                    max_batches=20)
-            threshold = data_.info["threshold"]
+            # persistence is about the best it can do.  Computed for every
+            # model, not cached: reading the shuffled training pipeline
+            # advances its epoch order, and a model must see the same orders
+            # whether it is trained alone or after others (runner.compare).
+            threshold = training.persistence_loss(data_.train, loss, max_batches=20)
         training.compile_forecaster(
             model, learning_rate=args.learning_rate, loss=loss, truncation=args.truncation,
             threshold=threshold, truncation_rate=args.truncation_rate,
