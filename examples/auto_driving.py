@@ -4,7 +4,10 @@ The same steps as ``scs-keras train steering`` (which adds the baselines,
 TensorBoard and every flag), written out for people who read code, and then
 the car's view: the exported model fed one camera frame at a time.
 
-    python examples/auto_driving.py [EPOCHS]
+    python examples/auto_driving.py [EPOCHS [ROUTES]]
+
+ROUTES (default 16, as ``scs-keras train steering``) generated routes, about
+a fifth of them (3 of 16) kept for testing.
 """
 
 import sys
@@ -15,12 +18,14 @@ import tensorflow as tf
 from scs_keras.tasks.steering import data, export, models, streaming, training
 
 epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+routes = int(sys.argv[2]) if len(sys.argv) > 2 else 16
 size, length = (40, 80), 8
 
 # 1. Generated drives in the comma.ai layout (camera/, log/, conditions/) -> tf.data,
 #    split by route.
-root, _ = data.generated_routes("generated_data/steering", image_size=size)
-train_ds, test_ds, info = data.load_datasets(root, length=length, image_size=size)
+root, _ = data.generated_routes("generated_data/steering", routes=routes, image_size=size)
+train_ds, test_ds, info = data.load_datasets(root, length=length, image_size=size,
+                                             test_routes=max(1, routes // 5))
 mean, std = data.angle_statistics(train_ds)
 
 # 2. The SCS network with T¹ and T² heads, trained with ASTSGD; θ is the loss

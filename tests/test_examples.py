@@ -36,7 +36,7 @@ def test_action_recognition_script_trains_scores_and_exports(tmp_path):
 
 @pytest.mark.slow
 def test_steering_script_trains_scores_exports_and_streams(tmp_path):
-    done = run_example("auto_driving.py", ["1"], tmp_path)
+    done = run_example("auto_driving.py", ["1", "4"], tmp_path)  # 4 routes: 3 train, 1 test
     assert done.returncode == 0, done.stderr[-3000:]
     assert "'accuracy_5deg':" in done.stdout and "'rmse':" in done.stdout
     assert os.path.isdir(tmp_path / "saved_models" / "steering" / "1")
