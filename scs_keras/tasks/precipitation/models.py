@@ -76,11 +76,26 @@ NEXT_FRAME = "next_frame"
 # ----------------------------------------------------------------------------
 
 
+def level_strides(strides, levels, name="strides"):
+    """One stride per level: ``None`` (2 for each), one int (for each), a
+    sequence of ``levels`` ints, or a comma-separated string of one (for
+    each, as ``--strides 1`` on the command line) or ``levels`` ints.
+
+    >>> level_strides("1", 2), level_strides(None, 3), level_strides([1, 2], 2)
+    ((1, 1), (2, 2, 2), (1, 2))
+    """
+    if isinstance(strides, str):
+        strides = int_sequence(name, strides)
+        if len(strides) == 1:
+            strides = strides[0]
+    return int_sequence(name, 2 if strides is None else strides, length=levels,
+                        allow_scalar=True)
+
+
 def _topology(image_size, widths, strides, kernel_size):
     h, w = image_hw("image_size", image_size)
     widths = list(int_sequence("widths", widths))
-    strides = list(int_sequence("strides", 2 if strides is None else strides,
-                                length=len(widths), allow_scalar=True))
+    strides = list(level_strides(strides, len(widths)))
     kernel_size = positive_int("kernel_size", kernel_size)
     factor = math.prod(strides)
     if h % factor or w % factor:
@@ -501,8 +516,7 @@ def equal_parameter_widths(widths, depth=None, kernel_size=3, strides=None):
     True
     """
     widths = tuple(int_sequence("widths", widths))
-    strides = int_sequence("strides", 2 if strides is None else strides,
-                           length=len(widths), allow_scalar=True)
+    strides = level_strides(strides, len(widths))
     size = math.prod(strides)  # the smallest frame the strides allow
 
     def count(builder, ws):
@@ -557,5 +571,5 @@ def build_model(name, input_frames, target_frames, image_size, widths=(16, 32),
 
 __all__ = [
     "FORECAST", "SPATIAL", "NEXT_FRAME", "MODEL_NAMES", "build_model", "build_scs_forecaster",
-    "build_convlstm_forecaster", "equal_parameter_widths", "forecast_only",
+    "build_convlstm_forecaster", "equal_parameter_widths", "forecast_only", "level_strides",
 ]

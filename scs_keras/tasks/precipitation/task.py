@@ -97,10 +97,7 @@ class PrecipitationTask(Task):
             error(f"--threshold must be >= 0; got {args.threshold}")
         try:
             args.widths = int_sequence("--widths", args.widths)
-            strides = int_sequence("--strides", args.strides, minimum=1)
-            if len(strides) == 1:  # one stride for every level
-                strides = strides * len(args.widths)
-            args.strides = int_sequence("--strides", strides, length=len(args.widths))
+            args.strides = models.level_strides(args.strides, len(args.widths), "--strides")
         except (TypeError, ValueError) as e:
             error(str(e))
         size = args.resize or (args.image_size if args.data_dir is None else None)
