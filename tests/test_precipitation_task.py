@@ -352,9 +352,20 @@ def test_depth_study_command_prints_one_table_over_depths(tiny_data, tmp_path, c
     table = out[out.index("Depth study"):].strip().splitlines()
     header = [c.strip() for c in table[2].strip("|").split("|")]
     assert header[:3] == ["depth", "model", "mse"] and header[-1] == "time_vs_convlstm"
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[4:]]
+    end = table.index("")
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[4:end]]
     assert [(r[0], r[1]) for r in rows] == [("1", "scs"), ("1", "convlstm"),
                                             ("2", "scs"), ("2", "convlstm")]
+    # Then each model's time per added layer: at two depths, the difference.
+    assert table[end + 1].startswith("Training time per added recurrent layer")
+    slope_rows = [[c.strip() for c in line.strip("|").split("|")]
+                  for line in table[end + 5:]]
+    seconds = {(r[0], r[1]): float(r[header.index("train_s")]) for r in rows}
+    per_layer = {r[0]: float(r[1]) for r in slope_rows}
+    assert set(per_layer) == {"scs", "convlstm"}
+    for model in per_layer:
+        expected = seconds[("2", model)] - seconds[("1", model)]
+        assert abs(per_layer[model] - expected) <= 0.005 * max(1.0, abs(expected))
     params = {(r[0], r[1]): int(r[header.index("params")]) for r in rows}
     # Each added depth adds an encoder and a forecaster layer's weights.
     for model, builder in (("scs", M.build_scs_forecaster),

@@ -74,3 +74,26 @@ def test_compare_gives_every_model_the_same_epoch_orders_whatever_ran_before():
     runner.compare(task, data, args, models=["c"])
     assert alone.orders["c"][0] == orders["a"]
     assert task.orders["c"][1] == orders["a"]
+
+
+def test_time_per_added_layer_is_the_least_squares_line_over_depth():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    depths = [2, 4, 6, 8, 10]
+    rows = []
+    for model, (per_layer, fixed) in {"scs": (10.0, 200.0), "convlstm": (40.0, 150.0)}.items():
+        for d in depths:
+            rows.append({"depth": d, "model": model,
+                         "train_s": f"{fixed + per_layer * d + rng.normal(0, 5):.0f}"})
+    # A model seen at one depth has no slope.
+    rows.append({"depth": 2, "model": "lonely", "train_s": "99"})
+    slopes = runner.time_per_added_layer(rows)
+    assert set(slopes) == {"scs", "convlstm"}
+    for model in ("scs", "convlstm"):
+        times = [float(r["train_s"]) for r in rows if r["model"] == model]
+        expected_slope, expected_intercept = np.polyfit(depths, times, 1)
+        slope, intercept = slopes[model]
+        assert abs(slope - expected_slope) < 1e-9
+        assert abs(intercept - expected_intercept) < 1e-9
+    assert runner.time_per_added_layer(rows[:1]) == {}

@@ -11,7 +11,8 @@ do the same steps whatever the task:
   seed, as table rows (:func:`comparison_table`), with each model's training
   time relative to the reference baseline (ConvLSTM of the same size);
 * :func:`depth_study` - :func:`compare` at several ``--depth`` values, one
-  table;
+  table, and each model's training time per added layer
+  (:func:`time_per_added_layer`);
 * :func:`evaluate`, :func:`export` - from a ``.keras`` checkpoint;
 * :func:`generate` - the task's synthetic data set on disk.
 """
@@ -29,8 +30,8 @@ import tensorflow as tf
 from scs_keras.distribute import is_chief, make_strategy, shard_by_data
 from scs_keras.tasks.comparison import format_table, run_comparison
 
-__all__ = ["train", "compare", "comparison_table", "depth_study", "evaluate", "export",
-           "export_and_check", "generate", "load_checkpoint"]
+__all__ = ["train", "compare", "comparison_table", "depth_study", "time_per_added_layer",
+           "evaluate", "export", "export_and_check", "generate", "load_checkpoint"]
 
 
 def _say(args, *text):
@@ -210,6 +211,56 @@ def depth_study(task, args):
         rows.extend(depth_rows)
     print(f"\nDepth study ({task.name}; {', '.join(args.models)}; {args.epochs} epochs, "
           f"seed {args.seed}):\n\n" + comparison_table(task, rows), flush=True)
+    slopes = time_per_added_layer(rows)
+    if slopes:
+        print("\nTraining time per added recurrent layer (least-squares slope of train_s "
+              "over depth; the intercept is the fixed part: encoder, decoder, heads, "
+              "data):\n\n" + format_table(_slope_rows(slopes, task.reference_model),
+                                          ["model", "s_per_layer", "fixed_s", "per_layer_vs_"
+                                           + task.reference_model], floatfmt="{:.3g}"),
+              flush=True)
+    return rows
+
+
+def time_per_added_layer(rows):
+    """Each model's training time as a line over depth, from study rows.
+
+    A comparison's time ratio mixes the recurrent layers with what every
+    model shares (CNN encoder, decoder, heads, the input pipeline); the
+    slope over depth is what one more recurrent layer costs, so its ratio
+    is the layers' own.
+
+    Args:
+        rows: :func:`depth_study` rows (``depth``, ``model``, ``train_s``).
+
+    Returns:
+        ``{model: (seconds per layer, intercept seconds)}`` for every model
+        with at least two distinct depths (least squares); ``{}`` if none.
+    """
+    by_model = {}
+    for row in rows:
+        by_model.setdefault(row["model"], []).append((float(row["depth"]),
+                                                      float(row["train_s"])))
+    slopes = {}
+    for model, points in by_model.items():
+        depths = np.array([d for d, _ in points])
+        seconds = np.array([t for _, t in points])
+        if len(set(depths)) < 2:
+            continue
+        # Closed-form least squares: slope = cov(d, t) / var(d).
+        dd = depths - depths.mean()
+        slope = float(dd @ (seconds - seconds.mean()) / (dd @ dd))
+        slopes[model] = (slope, float(seconds.mean() - slope * depths.mean()))
+    return slopes
+
+
+def _slope_rows(slopes, reference):
+    ref = slopes.get(reference, (None,))[0]
+    rows = []
+    for model, (slope, intercept) in slopes.items():
+        ratio = round(slope / ref, 2) if ref else "-"
+        rows.append({"model": model, "s_per_layer": slope, "fixed_s": intercept,
+                     f"per_layer_vs_{reference}": ratio})
     return rows
 
 
