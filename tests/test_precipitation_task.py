@@ -352,7 +352,7 @@ def test_depth_study_command_prints_one_table_over_depths(tiny_data, tmp_path, c
     table = out[out.index("Depth study"):].strip().splitlines()
     header = [c.strip() for c in table[2].strip("|").split("|")]
     assert header[:3] == ["depth", "model", "mse"] and header[-1] == "time_vs_convlstm"
-    end = table.index("")
+    end = table.index("", 4)
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[4:end]]
     assert [(r[0], r[1]) for r in rows] == [("1", "scs"), ("1", "convlstm"),
                                             ("2", "scs"), ("2", "convlstm")]
