@@ -8,7 +8,8 @@ these functions for what is the same in every task:
 * :func:`compile_model` compiles an SCS model (``SCSModel``: truncation
   schedule, overlap coherence, gradient clipping) or a baseline (plain Adam
   with the same global-norm clipping) with one call;
-* :func:`fit_model` fits with TensorBoard scalars (losses, metrics,
+* :func:`fit_model` builds the optimizer and metric state before the first
+  trace (:func:`build_training_state`) and fits with TensorBoard scalars (losses, metrics,
   ``truncation_rate``) and task pictures (:class:`scs_keras.callbacks.ImageSummary`);
 * :func:`fixed_sample` takes the first examples of a dataset for pictures.
 """
@@ -23,7 +24,8 @@ from scs_keras.callbacks import ImageSummary
 from scs_keras.training import ASTSGD, STSGD, SCSModel, TruncationSchedule
 from scs_keras.utils.validation import check_float, one_of, positive_int
 
-__all__ = ["TRUNCATIONS", "make_truncation", "compile_model", "fit_model", "fixed_sample"]
+__all__ = ["TRUNCATIONS", "make_truncation", "compile_model", "build_training_state",
+           "fit_model", "fixed_sample"]
 
 #: Values of ``--truncation``.
 TRUNCATIONS = ("astsgd", "stsgd", "none")
@@ -160,6 +162,31 @@ def fixed_sample(dataset, count=3):
     return tf.nest.map_structure(lambda *a: np.concatenate(a)[:count], *parts)
 
 
+def build_training_state(model, train_ds):
+    """Creates a compiled model's optimizer slots and metric variables now,
+    before ``fit`` traces its training step.
+
+    Without a ``tf.distribute`` strategy Keras creates them inside the first
+    trace of the training step, and TensorFlow then traces that step a
+    second time (a ``tf.function`` whose first call created variables is
+    traced again without creating them).  For the 10-layer precipitation
+    forecasters that second trace was about a third of the first epoch.
+    Under a strategy Keras builds them beforehand itself.
+
+    The shapes come from ``train_ds.element_spec``: reading a batch would
+    advance a shuffled pipeline's epoch order and change the run.
+
+    Args:
+        model: A compiled Keras model.
+        train_ds: The ``tf.data.Dataset`` that ``fit`` will read (anything
+            without an ``element_spec`` is left to Keras).
+    """
+    spec = getattr(train_ds, "element_spec", None)
+    if spec is None or getattr(model, "_distribute_strategy", None) is not None:
+        return
+    model._symbolic_build(data_batch=spec)
+
+
 def fit_model(model, train_ds, epochs, val_ds=None, logdir=None, render_fn=None,
               verbose=2, every_n_epochs=1, callbacks=()):
     """Fits a compiled model, with TensorBoard when ``logdir`` is given.
@@ -187,6 +214,7 @@ def fit_model(model, train_ds, epochs, val_ds=None, logdir=None, render_fn=None,
                                                      histogram_freq=0, update_freq="epoch"))
         if render_fn is not None:
             callbacks.append(ImageSummary(logdir, render_fn, every_n_epochs=every_n_epochs))
+    build_training_state(model, train_ds)
     # The pipelines shuffle themselves (shuffle=False only silences Keras).
     return model.fit(train_ds, epochs=epochs, validation_data=val_ds, verbose=verbose,
                      callbacks=callbacks, shuffle=False)
