@@ -30,7 +30,7 @@ import warnings
 PROG = "scs-keras"
 SUBCOMMANDS = {
     "demo": ("the main job: train precipitation --compare --export on generated data, "
-             "with the depth study's best SCS configuration (--widths 32 --depth 6)"),
+             "with the depth study's best SCS configuration (--widths 32 --depth 10)"),
     "train": "train a task's model (or, with --compare, every model) and print the table",
     "evaluate": "evaluate a saved model (--checkpoint) or a baseline on a task's test data",
     "export": "write the versioned SavedModel of a saved model (--checkpoint)",

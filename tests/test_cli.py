@@ -41,7 +41,7 @@ def test_every_task_takes_the_same_shared_flags(command, task, capsys):
 def test_demo_runs_the_depth_studys_best_configuration_and_train_the_pyramid():
     task = get_task("precipitation")
     demo = cli.parse_task_args("demo", task, [])
-    assert (demo.widths, demo.strides, demo.depth) == ((32,), (2,), 6)
+    assert (demo.widths, demo.strides, demo.depth) == ((32,), (2,), 10)
     assert demo.compare and demo.export == task.default_export_dir
     train = cli.parse_task_args("train", task, [])
     assert (train.widths, train.strides, train.depth) == ((16, 32), (2, 2), None)

@@ -33,7 +33,7 @@ class PrecipitationTask(Task):
     # The main job runs the best SCS configuration of the depth study
     # (docs/precipitation.md, "Depth study"): six residual layers at 16x16.
     # `train` keeps the faster 2-level pyramid.
-    demo_defaults = dict(widths="32", depth=6)
+    demo_defaults = dict(widths="32", depth=10)
     table_columns = training.TABLE_COLUMNS
     export_input_name = export.INPUT_NAME
     export_output_names = export.OUTPUT_NAMES
