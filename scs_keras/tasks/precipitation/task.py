@@ -31,7 +31,7 @@ class PrecipitationTask(Task):
     defaults = dict(epochs=20, batch_size=16, learning_rate=2e-3, truncation="astsgd",
                     truncation_rate=0.5, truncation_mode="temporal")
     # The main job runs the best SCS configuration of the depth study
-    # (docs/precipitation.md, "Depth study"): six residual layers at 16x16.
+    # (docs/precipitation.md, "Depth study"): ten residual layers at 16x16.
     # `train` keeps the faster 2-level pyramid.
     demo_defaults = dict(widths="32", depth=10)
     table_columns = training.TABLE_COLUMNS
